@@ -1,0 +1,278 @@
+import type { ActorContext, Behavior, SpawnOptions } from './actor.ts';
+import { DEFAULT_SHUTDOWN_TIMEOUT_MS } from './actor.ts';
+import { ActorRef, type Deliverable } from './actor-ref.ts';
+import type { ActorSystem } from './actor-system.ts';
+import type { Runnable } from './dispatcher.ts';
+import { DEFAULT_MAILBOX, Mailbox, Offer } from './mailbox.ts';
+import type { Message, TraceContext } from './message.ts';
+import type { ExitReason, Signal } from './signal.ts';
+import type { TellResult } from './tell-result.ts';
+import { ActorTimers } from './timers.ts';
+
+export type CellStatus = 'running' | 'suspended' | 'stopping' | 'stopped';
+
+/**
+ * The runtime side of one actor: its mailbox, its state, its place in the tree, and the loop
+ * that feeds it messages. A failure suspends the cell (its mailbox keeps filling, within bounds)
+ * and tells the parent, whose supervisor decides: restart, stop or escalate.
+ */
+export class ActorCell<M extends Message = Message, S = unknown> implements Deliverable, Runnable, ActorContext<M> {
+  status: CellStatus = 'running';
+  queued = false;
+  readonly mailbox: Mailbox<M>;
+  readonly self: ActorRef<M>;
+  readonly timers: ActorTimers<M>;
+  readonly children: ActorCell[] = [];
+  readonly shutdownTimeoutMs: number;
+  private readonly signals: Signal[] = [];
+  private readonly watchers = new Set<ActorCell>();
+  private readonly watching = new Set<string>();
+  private state!: S;
+  private current: M | undefined;
+  private stopped: Promise<void> | undefined;
+  sender: ActorRef | undefined;
+  trace: TraceContext | undefined;
+  handled = 0;
+  restarts = 0;
+  lastError: Error | undefined;
+
+  constructor(
+    readonly system: ActorSystem,
+    readonly address: string,
+    readonly behavior: Behavior<M, S>,
+    readonly parent: ActorCell | null,
+    options: SpawnOptions,
+  ) {
+    this.mailbox = new Mailbox<M>(options.mailbox ?? DEFAULT_MAILBOX);
+    this.shutdownTimeoutMs = options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
+    this.self = new ActorRef<M>(address, system, this);
+    this.timers = new ActorTimers<M>(system.clock, (msg) => this.enqueue(msg, this.self, undefined));
+  }
+
+  /** This cell with its message and state types erased, as the tree (parent, children, watchers) holds it. */
+  private get erased(): ActorCell {
+    return this as unknown as ActorCell;
+  }
+
+  get dead(): boolean {
+    return this.status === 'stopped';
+  }
+
+  /** Runs init; a throwing init is a failure reported to the parent like a throwing handler. */
+  start(): void {
+    try {
+      this.state = this.behavior.init(this);
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  // ---- Deliverable ----
+
+  enqueue(msg: Message, sender: ActorRef | undefined, trace: TraceContext | undefined): TellResult {
+    if (this.status === 'stopped') return this.system.deadLetter(this.address, sender, msg, 'actor-stopped', 'the actor has stopped');
+    const r = this.mailbox.offer(msg as M, sender, this.system.dispatcher.now, trace);
+    if (r === Offer.Queued) {
+      if (!this.queued && this.status === 'running') this.system.dispatcher.schedule(this);
+      return 'queued';
+    }
+    if (r === Offer.Conflated) return 'conflated';
+    if (r === Offer.QueuedDroppedOldest) {
+      if (!this.queued && this.status === 'running') this.system.dispatcher.schedule(this);
+      const dropped = this.mailbox.dropped as Message;
+      this.mailbox.dropped = undefined;
+      this.system.deadLetter(this.address, this.mailbox.droppedSender as ActorRef | undefined, dropped, 'conflated-overflow',
+        `mailbox full (${this.mailbox.capacity} keys): dropped the oldest to keep the newest`, false);
+      return 'queued';
+    }
+    if (this.mailbox.policy === 'reject') {
+      return this.system.deadLetter(this.address, sender, msg, 'mailbox-full',
+        `mailbox of ${this.address} is full (capacity ${this.mailbox.capacity}, policy reject)`);
+    }
+    return 'full';
+  }
+
+  /** Delivers a runtime notice; signals go before queued messages. */
+  signal(s: Signal): void {
+    if (this.status === 'stopped') return;
+    this.signals.push(s);
+    if (!this.queued && this.status === 'running') this.system.dispatcher.schedule(this);
+  }
+
+  // ---- Runnable ----
+
+  hasWork(): boolean {
+    return this.status === 'running' && (this.signals.length !== 0 || this.mailbox.size !== 0);
+  }
+
+  process(budget: number): number {
+    let n = 0;
+    while (n < budget && this.status === 'running') {
+      try {
+        if (this.signals.length !== 0) {
+          const s = this.signals.shift() as Signal;
+          this.sender = undefined;
+          this.trace = undefined;
+          if (this.behavior.onSignal) this.state = this.behavior.onSignal(this.state, s, this);
+          n++;
+          continue;
+        }
+        const mailbox = this.mailbox;
+        if (mailbox.size === 0) break;
+        const behavior = this.behavior;
+        // The hot loop: everything it touches is a field read or a ring-buffer slot.
+        while (n < budget && mailbox.size !== 0 && this.signals.length === 0) {
+          this.sender = mailbox.peekSender() as ActorRef | undefined;
+          this.trace = mailbox.peekTrace();
+          const msg = mailbox.shift() as M;
+          this.current = msg;
+          this.state = behavior.receive(this.state, msg, this);
+          this.handled++;
+          n++;
+          if (this.status !== 'running') break;
+        }
+        this.current = undefined;
+      } catch (e) {
+        n++;
+        this.fail(e);
+      }
+    }
+    return n;
+  }
+
+  // ---- failure, restart, stop ----
+
+  private fail(e: unknown): void {
+    const error = e instanceof Error ? e : new Error(String(e));
+    this.lastError = error;
+    this.status = 'suspended';
+    this.timers.cancelAll();
+    if (this.current !== undefined) {
+      this.system.deadLetter(this.address, this.sender, this.current, 'handler-failed', `handler threw: ${error.message}`, false);
+      this.current = undefined;
+    }
+    this.system.events.emit('failure', { address: this.address, error });
+    if (this.parent && this.parent.status !== 'stopped') {
+      this.parent.signal({ type: '$child-failed', address: this.address, error, restarts: this.restarts });
+    } else {
+      this.system.unsupervisedFailure(this.erased, error);
+    }
+  }
+
+  /** Re-initialises a suspended (or running) actor in place: same address, same mailbox, fresh state. */
+  async restart(): Promise<void> {
+    if (this.status === 'stopped' || this.status === 'stopping') return;
+    this.status = 'suspended';
+    this.timers.cancelAll();
+    await this.stopChildren();
+    await this.runStopHook();
+    if ((this.status as string) === 'stopped' || (this.status as string) === 'stopping') return;
+    this.restarts++;
+    this.status = 'running';
+    this.system.events.emit('restart', { address: this.address, restarts: this.restarts });
+    this.start();
+    if ((this.status as string) === 'running' && !this.queued && this.hasWork()) this.system.dispatcher.schedule(this);
+  }
+
+  /** Stops this actor: children first, then its stop hook, then its queued messages go to dead letters. */
+  terminate(reason: ExitReason = { kind: 'normal' }): Promise<void> {
+    this.stopped ??= this.doStop(reason);
+    return this.stopped;
+  }
+
+  private async doStop(reason: ExitReason): Promise<void> {
+    this.status = 'stopping';
+    this.timers.cancelAll();
+    await this.stopChildren();
+    await this.runStopHook();
+    this.status = 'stopped';
+    this.mailbox.drain((msg, sender) =>
+      this.system.deadLetter(this.address, sender as ActorRef | undefined, msg, 'actor-stopped', 'the actor stopped with this message queued', false),
+    );
+    this.signals.length = 0;
+    this.system.unregister(this.erased);
+    if (this.parent) {
+      const i = this.parent.children.indexOf(this.erased);
+      if (i >= 0) this.parent.children.splice(i, 1);
+      this.parent.signal({ type: '$child-exited', address: this.address, reason });
+    }
+    for (const w of this.watchers) w.signal({ type: '$terminated', address: this.address, reason });
+    this.watchers.clear();
+    for (const a of this.watching) this.system.unwatchAddress(this.erased, a);
+    this.system.events.emit('stopped', { address: this.address, reason });
+  }
+
+  /** Children stop in reverse start order, each within its own shutdown timeout. */
+  private async stopChildren(): Promise<void> {
+    for (const child of [...this.children].reverse()) await child.terminate({ kind: 'shutdown' });
+  }
+
+  private async runStopHook(): Promise<void> {
+    const hook = this.behavior.stop;
+    if (!hook) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const done = hook.call(this.behavior, this.state, this);
+      if (done && typeof (done as Promise<void>).then === 'function') {
+        const timeout = new Promise<'timeout'>((resolve) => {
+          timer = setTimeout(() => resolve('timeout'), this.shutdownTimeoutMs);
+        });
+        if ((await Promise.race([done, timeout])) === 'timeout') {
+          this.system.events.emit('stop-timeout', { address: this.address, timeoutMs: this.shutdownTimeoutMs });
+        }
+      }
+    } catch (e) {
+      this.system.events.emit('stop-error', { address: this.address, error: e instanceof Error ? e : new Error(String(e)) });
+    } finally {
+      if (timer) clearTimeout(timer);
+    }
+  }
+
+  addWatcher(w: ActorCell): void {
+    this.watchers.add(w);
+  }
+
+  removeWatcher(w: ActorCell): void {
+    this.watchers.delete(w);
+  }
+
+  /** State summary for inspection: the behaviour's own summary, or nothing. */
+  summary(): unknown {
+    return this.behavior.summary ? this.behavior.summary(this.state) : undefined;
+  }
+
+  // ---- ActorContext ----
+
+  tell<T extends Message>(to: ActorRef<T> | string, msg: T): TellResult {
+    const ref = typeof to === 'string' ? this.system.ref<T>(to) : to;
+    return this.system.tellRef(ref, msg, this.self, this.trace);
+  }
+
+  reply<T extends Message>(msg: T): TellResult {
+    if (!this.sender) return this.system.deadLetter('(no sender)', this.self, msg, 'no-such-actor', `reply from ${this.address} to a message that had no sender`);
+    return this.system.tellRef(this.sender, msg, this.self, this.trace);
+  }
+
+  ask<R extends Message, T extends Message = Message>(to: ActorRef<T> | string, msg: T, timeoutMs: number): Promise<R> {
+    return this.system.ask<R, T>(to, msg, timeoutMs, this.trace);
+  }
+
+  spawn<C extends Message, CS>(address: string, behavior: Behavior<C, CS>, options?: SpawnOptions): ActorRef<C> {
+    return this.system.spawnCell(address, behavior, options ?? {}, this.erased).self;
+  }
+
+  stop(ref?: ActorRef): Promise<void> {
+    if (!ref || ref.address === this.address) return this.terminate({ kind: 'normal' });
+    return this.system.stop(ref);
+  }
+
+  watch(ref: ActorRef): void {
+    this.watching.add(ref.address);
+    this.system.watchAddress(this.erased, ref.address);
+  }
+
+  unwatch(ref: ActorRef): void {
+    this.watching.delete(ref.address);
+    this.system.unwatchAddress(this.erased, ref.address);
+  }
+}
