@@ -161,17 +161,38 @@ export class ActorCell<M extends Message = Message, S = unknown> implements Deli
 
   /** Re-initialises a suspended (or running) actor in place: same address, same mailbox, fresh state. */
   async restart(): Promise<void> {
+    await this.halt();
+    this.reinit();
+  }
+
+  /**
+   * First half of a restart: suspends the actor, stops its children and runs its stop hook. Its
+   * mailbox keeps accepting messages (within its bound) until reinit(). Supervisors restarting
+   * several siblings halt them all (in reverse start order) before re-initialising any.
+   */
+  async halt(): Promise<void> {
     if (this.status === 'stopped' || this.status === 'stopping') return;
     this.status = 'suspended';
     this.timers.cancelAll();
     await this.stopChildren();
     await this.runStopHook();
-    if ((this.status as string) === 'stopped' || (this.status as string) === 'stopping') return;
+  }
+
+  /** Resumes a suspended actor with the state it had (the failing message stays dropped). */
+  resume(): void {
+    if (this.status !== 'suspended') return;
+    this.status = 'running';
+    if (!this.queued && this.hasWork()) this.system.dispatcher.schedule(this);
+  }
+
+  /** Second half of a restart: a fresh state from init, and the mailbox runs again. */
+  reinit(): void {
+    if (this.status !== 'suspended') return;
     this.restarts++;
     this.status = 'running';
     this.system.events.emit('restart', { address: this.address, restarts: this.restarts });
     this.start();
-    if ((this.status as string) === 'running' && !this.queued && this.hasWork()) this.system.dispatcher.schedule(this);
+    if (this.status === 'running' && !this.queued && this.hasWork()) this.system.dispatcher.schedule(this);
   }
 
   /** Stops this actor: children first, then its stop hook, then its queued messages go to dead letters. */

@@ -99,7 +99,7 @@ describe('actor system', () => {
 
   it('ask to an address nobody holds fails at once with the reason', async () => {
     const sys = new ActorSystem();
-    await expect(sys.ask('nobody', { type: 'echo', text: '' }, 1000)).rejects.toBeInstanceOf(UndeliverableError);
+    await expect(sys.ask<Echo, Echo>('nobody', { type: 'echo', text: '' }, 1000)).rejects.toBeInstanceOf(UndeliverableError);
     expect(sys.deadLetters.count('no-route')).toBe(1);
   });
 
@@ -112,7 +112,8 @@ describe('actor system', () => {
     await settle();
     clock.advance(10);
     await expect(p).rejects.toBeInstanceOf(AskTimeoutError);
-    replyTo?.tell({ type: 'echo', text: 'late' });
+    const late: Echo = { type: 'echo', text: 'late' };
+    replyTo?.tell(late);
     expect(sys.deadLetters.total).toBe(1);
   });
 
