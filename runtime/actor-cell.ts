@@ -46,7 +46,12 @@ export class ActorCell<M extends Message = Message, S = unknown> implements Deli
     this.mailbox = new Mailbox<M>(options.mailbox ?? DEFAULT_MAILBOX);
     this.shutdownTimeoutMs = options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
     this.self = new ActorRef<M>(address, system, this);
-    this.timers = new ActorTimers<M>(system.clock, (msg) => this.enqueue(msg, this.self, undefined));
+    this.timers = new ActorTimers<M>(system.clock, (msg) => {
+      // A timer has nobody to push back on: a tick that finds a back-pressured mailbox full is a dead letter.
+      if (this.enqueue(msg, this.self, undefined) === 'full' && this.mailbox.policy === 'backpressure') {
+        this.system.deadLetter(this.address, undefined, msg, 'mailbox-full', `timer message for ${this.address} found its mailbox full (capacity ${this.mailbox.capacity})`, false);
+      }
+    });
   }
 
   /** This cell with its message and state types erased, as the tree (parent, children, watchers) holds it. */

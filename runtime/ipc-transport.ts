@@ -1,0 +1,318 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import * as zmq from 'zeromq';
+import type { ActorSystem } from './actor-system.ts';
+import { ASK_PREFIX } from './actor-system.ts';
+import { CodecError, decodeFrame, encodeFrame, type Outgoing } from './codec.ts';
+import type { RemoteTransport } from './envelope.ts';
+import type { Message } from './message.ts';
+
+export interface IpcTransportOptions {
+  /** Folder of the `<node>.sock` files (all nodes of a host share it). */
+  ipcDir: string;
+  /** How long an envelope for an unreachable node is held before it becomes a dead letter. */
+  holdMs: number;
+  /** Most envelopes held per destination node; one more is a dead letter at once. */
+  holdMax: number;
+  /** Most envelopes packed in one frame. */
+  batchMax: number;
+  /** Lease epoch written in every frame (0 until failover assigns one). */
+  epoch?: number;
+}
+
+export const DEFAULT_IPC = { holdMs: 5000, holdMax: 100_000, batchMax: 512 } as const;
+
+/** How long one zmq send may wait for the peer before the transport re-checks its hold bounds. */
+const SEND_WAIT_MS = 50;
+
+export interface LinkStats {
+  node: string;
+  connected: boolean;
+  held: number;
+  sentFrames: number;
+  sentEnvelopes: number;
+  expired: number;
+}
+
+export interface IpcStats {
+  links: LinkStats[];
+  receivedFrames: number;
+  receivedEnvelopes: number;
+  duplicates: number;
+  /** envelopes missing in a pair's sequence (lost in a crash of this node's peer, for example) */
+  gaps: number;
+  badFrames: number;
+}
+
+export function ipcEndpoint(ipcDir: string, node: string): string {
+  return `ipc://${join(ipcDir, `${node}.sock`)}`;
+}
+
+/**
+ * Envelopes between the nodes of one host over ZeroMQ `ipc://` sockets. Each node binds one PULL
+ * socket (`<ipcDir>/<node>.sock`); to reach a peer it connects one PUSH socket to the peer's, so
+ * each sender->receiver pair flows through one FIFO pipe. Envelopes told during a dispatcher turn
+ * are packed into frames at the end of the turn (one zmq message carries up to batchMax).
+ *
+ * A peer that is down: its PUSH socket has `immediate` set, so zmq queues nothing for it and the
+ * envelopes stay in this transport's own outbox, in order, for up to holdMs (at most holdMax of
+ * them); past either bound they become dead letters with reason node-unreachable and their
+ * senders are told. zmq reconnects on its own when the peer's socket comes back.
+ *
+ * Sequence numbers per sender->receiver pair (restarting with each incarnation of the sending
+ * node) let the receiver drop duplicates and count gaps.
+ */
+export class IpcTransport implements RemoteTransport {
+  readonly incarnation = randomBytes(6).toString('hex');
+  private readonly pull: zmq.Pull;
+  private readonly links = new Map<string, Link>();
+  private readonly seqOut = new Map<string, number>();
+  private readonly seqIn = new Map<string, { incarnation: string; seq: number }>();
+  private readonly sockPath: string;
+  private closed = false;
+  private receiving: Promise<void> | undefined;
+  receivedFrames = 0;
+  receivedEnvelopes = 0;
+  duplicates = 0;
+  gaps = 0;
+  badFrames = 0;
+
+  constructor(
+    private readonly system: ActorSystem,
+    readonly options: IpcTransportOptions,
+  ) {
+    mkdirSync(options.ipcDir, { recursive: true });
+    this.sockPath = join(options.ipcDir, `${system.node}.sock`);
+    this.pull = new zmq.Pull({ linger: 0, receiveHighWaterMark: 0 });
+  }
+
+  /** Binds this node's socket and starts reading. */
+  async start(): Promise<void> {
+    await this.pull.bind(ipcEndpoint(this.options.ipcDir, this.system.node));
+    this.receiving = this.receiveLoop();
+  }
+
+  send(node: string, to: string, from: string, body: Message, traceparent: string, tracestate: string): void {
+    let link = this.links.get(node);
+    if (!link) {
+      link = new Link(this, node);
+      this.links.set(node, link);
+    }
+    // Pairs involving an ask's one-shot address are unordered by nature: no sequence, no map entry.
+    let seq = 0;
+    if (!from.startsWith(ASK_PREFIX) && !to.startsWith(ASK_PREFIX)) {
+      const key = from + '\u0000' + to;
+      seq = (this.seqOut.get(key) ?? 0) + 1;
+      this.seqOut.set(key, seq);
+    }
+    link.enqueue({ to, from, seq, traceparent, tracestate, body }, this.system.dispatcher.now);
+  }
+
+  /** @internal a held envelope expired or overflowed: dead letter, sender told. */
+  undeliverable(o: Outgoing, node: string, detail: string): void {
+    this.system.deadLetter(o.to, o.from === '' ? undefined : this.system.ref(o.from), o.body, 'node-unreachable', `node ${node} unreachable: ${detail}`);
+  }
+
+  /** @internal */
+  header(): { node: string; incarnation: string; epoch: number } {
+    return { node: this.system.node, incarnation: this.incarnation, epoch: this.options.epoch ?? 0 };
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  private async receiveLoop(): Promise<void> {
+    const pull = this.pull;
+    while (!this.closed) {
+      let parts: Buffer[];
+      try {
+        parts = await pull.receive();
+      } catch (e) {
+        if (this.closed) return;
+        throw e;
+      }
+      this.dispatcherNow();
+      await this.onFrame(parts[0]);
+      this.system.dispatcher.runNow();
+    }
+  }
+
+  private dispatcherNow(): void {
+    this.system.dispatcher.now = performance.now();
+  }
+
+  private async onFrame(buf: Buffer): Promise<void> {
+    let frame;
+    try {
+      frame = decodeFrame(buf);
+    } catch (e) {
+      this.badFrames++;
+      this.system.events.emit('bad-frame', { error: e instanceof CodecError ? e : new CodecError(String(e)), bytes: buf.length });
+      return;
+    }
+    this.receivedFrames++;
+    for (const env of frame.envelopes) {
+      this.receivedEnvelopes++;
+      if (env.seq !== 0) {
+        const key = env.from + '\u0000' + env.to;
+        const last = this.seqIn.get(key);
+        if (last && last.incarnation === frame.incarnation) {
+          if (env.seq <= last.seq) {
+            this.duplicates++;
+            this.system.deadLetter(env.to, undefined, env.body, 'duplicate', `seq ${env.seq} from ${env.from} already delivered (last ${last.seq})`, false);
+            continue;
+          }
+          if (env.seq > last.seq + 1) this.gaps += env.seq - last.seq - 1;
+          last.seq = env.seq;
+        } else {
+          this.seqIn.set(key, { incarnation: frame.incarnation, seq: env.seq });
+        }
+      }
+      let r = this.system.deliverEnvelope(env);
+      // Back-pressure: stop reading until the receiver's mailbox has room again. zmq then queues
+      // up to its high-water mark and the senders' outboxes hold the rest, within their bounds.
+      while (r === 'full' && !this.closed) {
+        const box = this.system.cellOf(env.to)?.mailbox;
+        if (!box || box.policy !== 'backpressure') break;
+        this.system.dispatcher.runNow();
+        await box.whenWritable();
+        r = this.system.deliverEnvelope(env);
+      }
+    }
+  }
+
+  stats(): IpcStats {
+    return {
+      links: [...this.links.values()].map((l) => l.stats()),
+      receivedFrames: this.receivedFrames,
+      receivedEnvelopes: this.receivedEnvelopes,
+      duplicates: this.duplicates,
+      gaps: this.gaps,
+      badFrames: this.badFrames,
+    };
+  }
+
+  /** Closes every socket and removes this node's socket file. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const l of this.links.values()) l.close();
+    this.pull.close();
+    await this.receiving?.catch(() => undefined);
+    rmSync(this.sockPath, { force: true });
+  }
+}
+
+/** The way to one peer node: a PUSH socket and the outbox of envelopes not yet handed to zmq. */
+class Link {
+  private readonly push: zmq.Push;
+  private queue: Outgoing[] = [];
+  private times: number[] = [];
+  private head = 0;
+  private writing = false;
+  private flushScheduled = false;
+  connected = false;
+  sentFrames = 0;
+  sentEnvelopes = 0;
+  expired = 0;
+
+  constructor(
+    private readonly transport: IpcTransport,
+    readonly node: string,
+  ) {
+    this.push = new zmq.Push({
+      immediate: true,
+      linger: 0,
+      sendTimeout: SEND_WAIT_MS,
+      sendHighWaterMark: 10_000,
+      reconnectInterval: 10,
+      reconnectMaxInterval: 200,
+    });
+    this.push.connect(ipcEndpoint(transport.options.ipcDir, node));
+  }
+
+  get held(): number {
+    return this.queue.length - this.head;
+  }
+
+  enqueue(o: Outgoing, now: number): void {
+    if (this.held >= this.transport.options.holdMax) {
+      this.expired++;
+      this.transport.undeliverable(o, this.node, `${this.held} envelopes already held (hold_max ${this.transport.options.holdMax})`);
+      return;
+    }
+    this.queue.push(o);
+    this.times.push(now);
+    if (!this.flushScheduled && !this.writing) {
+      this.flushScheduled = true;
+      // Frames are cut at the end of the current turn, so everything told in one turn shares one.
+      queueMicrotask(this.flush);
+    }
+  }
+
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    if (!this.writing) void this.write();
+  };
+
+  private async write(): Promise<void> {
+    this.writing = true;
+    const { batchMax } = this.transport.options;
+    try {
+      while (this.held !== 0 && !this.transport.isClosed) {
+        const n = Math.min(this.held, batchMax);
+        const frame = encodeFrame(this.transport.header(), this.queue, this.head, n);
+        try {
+          await this.push.send(frame);
+        } catch (e) {
+          if ((e as { code?: string }).code !== 'EAGAIN' || this.transport.isClosed) throw e;
+          // The peer is not there: keep everything, in order, and expire what outlived hold_ms.
+          this.connected = false;
+          this.expire(performance.now());
+          continue;
+        }
+        this.connected = true;
+        this.sentFrames++;
+        this.sentEnvelopes += n;
+        this.head += n;
+        if (this.head > 4096 && this.head * 2 > this.queue.length) this.compact();
+      }
+    } catch (e) {
+      if (!this.transport.isClosed) throw e;
+    } finally {
+      this.writing = false;
+      if (this.held === 0) {
+        this.queue = [];
+        this.times = [];
+        this.head = 0;
+      }
+    }
+  }
+
+  private expire(now: number): void {
+    const holdMs = this.transport.options.holdMs;
+    while (this.head < this.queue.length && now - this.times[this.head] > holdMs) {
+      const o = this.queue[this.head];
+      this.queue[this.head] = undefined as unknown as Outgoing;
+      this.head++;
+      this.expired++;
+      this.transport.undeliverable(o, this.node, `not reachable for ${holdMs} ms (hold_ms)`);
+    }
+  }
+
+  private compact(): void {
+    this.queue = this.queue.slice(this.head);
+    this.times = this.times.slice(this.head);
+    this.head = 0;
+  }
+
+  stats(): LinkStats {
+    return { node: this.node, connected: this.connected, held: this.held, sentFrames: this.sentFrames, sentEnvelopes: this.sentEnvelopes, expired: this.expired };
+  }
+
+  close(): void {
+    this.push.close();
+  }
+}
