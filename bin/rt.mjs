@@ -4,5 +4,5 @@
 import { register } from 'tsx/esm/api';
 
 register();
-const { main } = await import('../runtime/cli/rt.ts');
+const { main } = await import('../actors/rt.ts');
 process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,140 @@
+// The `rt` command: the composition root of the product. It registers the behaviours that
+// topology.yaml may name (the runtime's diagnostic kinds; the trading actors as they land) and
+// hands each subcommand the layer it needs.
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { validateCommand } from '../runtime/cli/validate.ts';
+import type { KindRegistry } from '../runtime/kind-registry.ts';
+import { runtimeKinds } from '../runtime/kinds/runtime-kinds.ts';
+import { nodesOnHost } from '../runtime/placement.ts';
+import { currentHostsOf, formatProblem, loadTopology, TopologyError, type Topology } from '../runtime/topology.ts';
+import { NodeLauncher } from '../supervisors/node-launcher.ts';
+import { runNodeProcess } from '../supervisors/node-main.ts';
+
+const RT_BIN = fileURLToPath(new URL('../bin/rt.mjs', import.meta.url));
+const DEFAULT_TOPOLOGY = process.env.RT_TOPOLOGY ?? 'topology.yaml';
+
+const HELP = `rt: a supervised actor runtime for trading
+
+usage: rt <command> [options]
+
+commands:
+  up [--topology F] [--host H] [--nodes a,b] [--log-dir D]
+                      start every node of this host as a pinned process, restart the ones that die,
+                      show one status line per node; Ctrl-C / SIGTERM stops them all
+  node <name> [--topology F]
+                      run one node in this process (what systemd units and \`rt up\` run)
+  validate <file> [--host H]
+                      check a topology file; prints every problem with file:line:col
+  help                this text
+
+The topology defaults to ./topology.yaml (or $RT_TOPOLOGY). Logs are JSON lines on stderr
+(RT_LOG_LEVEL=debug|info|warn). Exit codes: 0 ok, 1 failure, 2 usage, 70 a node's root supervisor
+gave up, 78 a node could not start.
+`;
+
+export function kinds(): KindRegistry {
+  return runtimeKinds();
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'validate':
+        return await validateCommand(rest);
+      case 'node':
+        return await nodeCommand(rest);
+      case 'up':
+        return await upCommand(rest);
+      case undefined:
+      case 'help':
+      case '-h':
+      case '--help':
+        process.stdout.write(HELP);
+        return command === undefined ? 2 : 0;
+      default:
+        process.stderr.write(`rt: unknown command "${command}": expected one of up, node, validate, help\n`);
+        return 2;
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`rt ${command}: ${e.message}\nrun \`rt help\` for usage\n`);
+      return 2;
+    }
+    if (e instanceof TopologyError) {
+      for (const p of e.problems) process.stderr.write(`${formatProblem(p)}\n`);
+      return 1;
+    }
+    throw e;
+  }
+}
+
+class UsageError extends Error {}
+
+function parse<T extends Record<string, { type: 'string' | 'boolean' }>>(args: string[], options: T, positionals: number) {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options, allowPositionals: positionals > 0, strict: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  if (parsed.positionals.length !== positionals) {
+    throw new UsageError(`expected ${positionals} argument${positionals === 1 ? '' : 's'}, got ${parsed.positionals.length}`);
+  }
+  return parsed;
+}
+
+async function nodeCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { topology: { type: 'string' } }, 1);
+  const topology = loadTopology(values.topology ?? DEFAULT_TOPOLOGY);
+  return runNodeProcess(topology, positionals[0], kinds());
+}
+
+function thisHost(topology: Topology, host: string | undefined): string {
+  if (host !== undefined) {
+    if (!topology.hosts[host]) throw new UsageError(`--host ${host}: not a host of ${topology.file}: expected one of ${Object.keys(topology.hosts).join(', ')}`);
+    return host;
+  }
+  const hosts = currentHostsOf(topology.hosts);
+  if (hosts.length !== 1) {
+    throw new UsageError(
+      hosts.length === 0
+        ? `no host of ${topology.file} has an address of this machine: say which with --host`
+        : `hosts ${hosts.join(', ')} all look like this machine: say which with --host`,
+    );
+  }
+  return hosts[0];
+}
+
+async function upCommand(args: string[]): Promise<number> {
+  const { values } = parse(args, { topology: { type: 'string' }, host: { type: 'string' }, nodes: { type: 'string' }, 'log-dir': { type: 'string' } }, 0);
+  const file = resolve(values.topology ?? DEFAULT_TOPOLOGY);
+  const topology = loadTopology(file, values.host ? { currentHost: values.host } : {});
+  const host = thisHost(topology, values.host);
+  let nodes = nodesOnHost(topology, host);
+  if (values.nodes) {
+    const wanted = values.nodes.split(',');
+    const unknown = wanted.filter((n) => !nodes.includes(n));
+    if (unknown.length) throw new UsageError(`--nodes ${unknown.join(',')}: not nodes of host ${host}: expected some of ${nodes.join(', ')}`);
+    nodes = wanted;
+  }
+  const launcher = new NodeLauncher({
+    topologyFile: file,
+    topology,
+    nodes,
+    rtBin: RT_BIN,
+    logDir: resolve(values['log-dir'] ?? '.data/logs'),
+    out: process.stdout,
+    tty: Boolean(process.stdout.isTTY),
+    statusEveryMs: 5000,
+    stopTimeoutMs: 10_000,
+  });
+  process.stdout.write(`rt up: host ${host}, nodes ${nodes.join(', ')} (logs in ${resolve(values['log-dir'] ?? '.data/logs')})\n`);
+  launcher.start();
+  const stop = (): void => void launcher.stop();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  return launcher.done;
+}

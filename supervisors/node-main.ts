@@ -1,0 +1,119 @@
+import { pinProcess } from '../runtime/affinity.ts';
+import { ActorSystem } from '../runtime/actor-system.ts';
+import { IpcTransport } from '../runtime/ipc-transport.ts';
+import type { KindRegistry } from '../runtime/kind-registry.ts';
+import { createLogger } from '../runtime/log.ts';
+import { nodeOf } from '../runtime/placement.ts';
+import type { Topology } from '../runtime/topology.ts';
+import { nodeRootSupervisor, rootAddress } from './node-root.ts';
+
+/** Exit code of a node whose root supervisor gave up (EX_SOFTWARE): systemd or `rt up` restarts it. */
+export const EXIT_ROOT_GAVE_UP = 70;
+/** Exit code of a node that could not start (bad topology, socket in use, unknown kind). */
+export const EXIT_START_FAILED = 78;
+
+/** What a node reports to `rt up` over the IPC channel, once a second. */
+export interface NodeStatus {
+  type: 'node-status';
+  node: string;
+  pid: number;
+  cores: number[];
+  handled: number;
+  msgsPerS: number;
+  restarts: number;
+  deadLetters: number;
+  held: number;
+}
+
+export interface RunningNode {
+  system: ActorSystem;
+  transport: IpcTransport;
+  cores: number[];
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts one node in this process: pins it, binds its IPC socket, and starts its actors under its
+ * root supervisor. If that supervisor gives up, the process exits with EXIT_ROOT_GAVE_UP and says why.
+ */
+export async function startNode(topology: Topology, node: string, kinds: KindRegistry, opts: { pin?: boolean } = {}): Promise<RunningNode> {
+  const spec = topology.nodes[node];
+  if (!spec) throw new Error(`node "${node}" is not in ${topology.file}: expected one of ${Object.keys(topology.nodes).join(', ')}`);
+  const log = createLogger({ node });
+  const pinned = opts.pin === false ? { cores: [] as number[] } : pinProcess(spec.cores);
+  if ('error' in pinned && pinned.error) log.warn({ want: spec.cores, inForce: pinned.cores, error: pinned.error }, 'could not pin');
+
+  const system = new ActorSystem({ node, nodeOf: (a) => nodeOf(topology, a) });
+  const { ipcDir, holdMs, holdMax, batchMax } = topology.transport;
+  const transport = new IpcTransport(system, { ipcDir, holdMs, holdMax, batchMax });
+  system.attachTransport(transport);
+  await transport.start();
+
+  system.events.on('failure', (e: { address: string; error: Error }) => log.error({ actor: e.address, err: e.error }, 'actor failed'));
+  system.events.on('restart', (e: { address: string; restarts: number }) => log.warn({ actor: e.address, restarts: e.restarts }, 'actor restarted'));
+  system.events.on('bad-frame', (e: { error: Error; bytes: number }) => log.warn({ err: e.error, bytes: e.bytes }, 'bad frame skipped'));
+  system.deadLetters.subscribe((d) => log.debug({ to: d.to, from: d.from, reason: d.reason, detail: d.detail, msgType: d.message.type }, 'dead letter'));
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => (stopping ??= system.shutdown());
+
+  system.onUnsupervisedFailure = (cell, error) => {
+    log.fatal({ actor: cell.address, err: error }, `root supervisor gave up: ${error.message}`);
+    process.stderr.write(`node ${node}: root supervisor gave up: ${error.message}\n`);
+    void stop().finally(() => process.exit(EXIT_ROOT_GAVE_UP));
+  };
+
+  system.spawn(rootAddress(node), nodeRootSupervisor(topology, node, kinds), { mailbox: { capacity: 1024, policy: 'reject' } });
+  log.info({ cores: pinned.cores, want: spec.cores, actors: spec.actors, ipcDir }, 'node started');
+  return { system, transport, cores: pinned.cores, stop };
+}
+
+/** Node status as `rt up` shows it. */
+export function nodeStatus(n: RunningNode, node: string, msgsPerS: number): NodeStatus {
+  let restarts = 0;
+  for (const a of n.system.localAddresses()) restarts += n.system.cellOf(a)?.restarts ?? 0;
+  return {
+    type: 'node-status',
+    node,
+    pid: process.pid,
+    cores: n.cores,
+    handled: n.system.dispatcher.handled,
+    msgsPerS,
+    restarts,
+    deadLetters: n.system.deadLetters.total,
+    held: n.transport.stats().links.reduce((s, l) => s + l.held, 0),
+  };
+}
+
+/** `rt node <name>`: runs until SIGTERM/SIGINT, then stops its actors in order and exits 0. */
+export async function runNodeProcess(topology: Topology, node: string, kinds: KindRegistry): Promise<number> {
+  let running: RunningNode;
+  try {
+    running = await startNode(topology, node, kinds);
+  } catch (e) {
+    process.stderr.write(`node ${node}: could not start: ${(e as Error).message}\n`);
+    return EXIT_START_FAILED;
+  }
+  let last = running.system.dispatcher.handled;
+  let lastAt = performance.now();
+  const report = setInterval(() => {
+    const now = performance.now();
+    const handled = running.system.dispatcher.handled;
+    const rate = ((handled - last) * 1000) / (now - lastAt);
+    last = handled;
+    lastAt = now;
+    if (process.send && process.connected) process.send(nodeStatus(running, node, Math.round(rate)));
+  }, 1000);
+  if (process.send) process.send(nodeStatus(running, node, 0));
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+    // `rt up` gone (its IPC channel closed): do not linger as an orphan.
+    process.once('disconnect', resolve);
+  });
+  clearInterval(report);
+  await running.stop();
+  // The IPC channel to `rt up` is a handle like any other: close it, or the process never exits.
+  if (process.connected) process.disconnect();
+  return 0;
+}
