@@ -2,6 +2,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, openSync, closeSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
+import { livePid, pidFilePath } from '../runtime/pid-file.ts';
 import { ipcSocketPath, type Topology } from '../runtime/topology.ts';
 import { backoffDelayMs } from './backoff.ts';
 import type { NodeStatus } from './node-main.ts';
@@ -95,7 +96,9 @@ export class NodeLauncher {
   private spawn(m: Managed): void {
     const spec = this.o.topology.nodes[m.name];
     // A node killed with SIGKILL leaves its socket file behind; the new one binds a fresh one.
-    rmSync(ipcSocketPath(this.o.topology.transport.ipcDir, m.name), { force: true });
+    // (A live owner of the name keeps its socket: the new process will refuse to start instead.)
+    const ipcDir = this.o.topology.transport.ipcDir;
+    if (livePid(ipcDir, m.name) === undefined) rmSync(ipcSocketPath(ipcDir, m.name), { force: true });
     const logFd = openSync(join(this.o.logDir, `${m.name}.log`), 'a');
     const nodeArgs = [this.o.rtBin, 'node', m.name, '--topology', this.o.topologyFile];
     // Under taskset every thread the node ever starts inherits the pinning from the first instruction.
@@ -166,7 +169,11 @@ export class NodeLauncher {
     );
     for (const m of this.managed.values()) {
       if (m.state !== 'gave-up') m.state = 'stopped';
-      rmSync(ipcSocketPath(this.o.topology.transport.ipcDir, m.name), { force: true });
+      const ipcDir = this.o.topology.transport.ipcDir;
+      if (livePid(ipcDir, m.name) === undefined) {
+        rmSync(ipcSocketPath(ipcDir, m.name), { force: true });
+        rmSync(pidFilePath(ipcDir, m.name), { force: true });
+      }
     }
     if (this.statusTimer) clearInterval(this.statusTimer);
     this.drawStatus();

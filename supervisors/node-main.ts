@@ -1,8 +1,10 @@
+import { mkdirSync } from 'node:fs';
 import { pinProcess } from '../runtime/affinity.ts';
 import { ActorSystem } from '../runtime/actor-system.ts';
 import { IpcTransport } from '../runtime/ipc-transport.ts';
 import type { KindRegistry } from '../runtime/kind-registry.ts';
 import { createLogger } from '../runtime/log.ts';
+import { claimPidFile } from '../runtime/pid-file.ts';
 import { nodeOf } from '../runtime/placement.ts';
 import type { Topology } from '../runtime/topology.ts';
 import { nodeRootSupervisor, rootAddress } from './node-root.ts';
@@ -39,15 +41,25 @@ export interface RunningNode {
 export async function startNode(topology: Topology, node: string, kinds: KindRegistry, opts: { pin?: boolean } = {}): Promise<RunningNode> {
   const spec = topology.nodes[node];
   if (!spec) throw new Error(`node "${node}" is not in ${topology.file}: expected one of ${Object.keys(topology.nodes).join(', ')}`);
+  // Resolve every behaviour first: a bad kind or option fails the start before anything is bound.
+  const root = nodeRootSupervisor(topology, node, kinds);
   const log = createLogger({ node });
   const pinned = opts.pin === false ? { cores: [] as number[] } : pinProcess(spec.cores);
   if ('error' in pinned && pinned.error) log.warn({ want: spec.cores, inForce: pinned.cores, error: pinned.error }, 'could not pin');
 
-  const system = new ActorSystem({ node, nodeOf: (a) => nodeOf(topology, a) });
   const { ipcDir, holdMs, holdMax, batchMax } = topology.transport;
+  mkdirSync(ipcDir, { recursive: true });
+  const releasePid = claimPidFile(ipcDir, node);
+  const system = new ActorSystem({ node, nodeOf: (a) => nodeOf(topology, a) });
   const transport = new IpcTransport(system, { ipcDir, holdMs, holdMax, batchMax });
   system.attachTransport(transport);
-  await transport.start();
+  try {
+    await transport.start();
+  } catch (e) {
+    await transport.close();
+    releasePid();
+    throw e;
+  }
 
   system.events.on('failure', (e: { address: string; error: Error }) => log.error({ actor: e.address, err: e.error }, 'actor failed'));
   system.events.on('restart', (e: { address: string; restarts: number }) => log.warn({ actor: e.address, restarts: e.restarts }, 'actor restarted'));
@@ -55,7 +67,7 @@ export async function startNode(topology: Topology, node: string, kinds: KindReg
   system.deadLetters.subscribe((d) => log.debug({ to: d.to, from: d.from, reason: d.reason, detail: d.detail, msgType: d.message.type }, 'dead letter'));
 
   let stopping: Promise<void> | undefined;
-  const stop = (): Promise<void> => (stopping ??= system.shutdown());
+  const stop = (): Promise<void> => (stopping ??= system.shutdown().finally(releasePid));
 
   system.onUnsupervisedFailure = (cell, error) => {
     log.fatal({ actor: cell.address, err: error }, `root supervisor gave up: ${error.message}`);
@@ -63,7 +75,7 @@ export async function startNode(topology: Topology, node: string, kinds: KindReg
     void stop().finally(() => process.exit(EXIT_ROOT_GAVE_UP));
   };
 
-  system.spawn(rootAddress(node), nodeRootSupervisor(topology, node, kinds), { mailbox: { capacity: 1024, policy: 'reject' } });
+  system.spawn(rootAddress(node), root, { mailbox: { capacity: 1024, policy: 'reject' } });
   log.info({ cores: pinned.cores, want: spec.cores, actors: spec.actors, ipcDir }, 'node started');
   return { system, transport, cores: pinned.cores, stop };
 }

@@ -1,5 +1,7 @@
 import { KindRegistry } from '../kind-registry.ts';
+import { crasher, crasherDelayMs } from './crasher.ts';
 import { echo } from './echo.ts';
+import { forward, forwardTarget } from './forward.ts';
 import { sink } from './sink.ts';
 import { ticker, tickerOptions } from './ticker.ts';
 
@@ -8,5 +10,7 @@ export function runtimeKinds(registry = new KindRegistry()): KindRegistry {
   return registry
     .register('echo', () => echo())
     .register('sink', () => sink())
+    .register('crasher', (ctx) => crasher(crasherDelayMs(ctx)))
+    .register('forward', (ctx) => forward(forwardTarget(ctx)))
     .register('ticker', (ctx) => ticker(tickerOptions(ctx)));
 }
