@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import * as zmq from 'zeromq';
 import type { ActorSystem } from './actor-system.ts';
 import { ASK_PREFIX } from './actor-system.ts';
 import { CodecError, decodeFrame, encodeFrame, type Outgoing } from './codec.ts';
 import type { RemoteTransport } from './envelope.ts';
 import type { Message } from './message.ts';
+import { ipcSocketPath } from './topology.ts';
 
 export interface IpcTransportOptions {
   /** Folder of the `<node>.sock` files (all nodes of a host share it). */
@@ -20,8 +20,6 @@ export interface IpcTransportOptions {
   /** Lease epoch written in every frame (0 until failover assigns one). */
   epoch?: number;
 }
-
-export const DEFAULT_IPC = { holdMs: 5000, holdMax: 100_000, batchMax: 512 } as const;
 
 /** How long one zmq send may wait for the peer before the transport re-checks its hold bounds. */
 const SEND_WAIT_MS = 50;
@@ -46,7 +44,7 @@ export interface IpcStats {
 }
 
 export function ipcEndpoint(ipcDir: string, node: string): string {
-  return `ipc://${join(ipcDir, `${node}.sock`)}`;
+  return `ipc://${ipcSocketPath(ipcDir, node)}`;
 }
 
 /**
@@ -83,7 +81,7 @@ export class IpcTransport implements RemoteTransport {
     readonly options: IpcTransportOptions,
   ) {
     mkdirSync(options.ipcDir, { recursive: true });
-    this.sockPath = join(options.ipcDir, `${system.node}.sock`);
+    this.sockPath = ipcSocketPath(options.ipcDir, system.node);
     this.pull = new zmq.Pull({ linger: 0, receiveHighWaterMark: 0 });
   }
 

@@ -22,11 +22,12 @@ import {
   type Document,
   type Node as YamlNode,
 } from 'yaml';
+import { MAILBOX_CAPACITY_MAX, type OverflowPolicy } from './mailbox.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Types of a loaded topology. Names are camelCase here, snake_case in the YAML.
 
-export type MailboxPolicy = 'conflate' | 'reject' | 'backpressure';
+export type MailboxPolicy = OverflowPolicy;
 
 /** A bounded mailbox: `conflate` keeps the latest message per `conflateKey` (a body field). */
 export type MailboxSpec =
@@ -169,7 +170,6 @@ export function ipcSocketPath(ipcDir: string, node: string): string {
   return posix.join(ipcDir, `${node}.sock`);
 }
 
-const MAILBOX_CAPACITY_MAX = 10_000_000;
 const HOLD_MS_MAX = 3_600_000;
 const HOLD_MAX_MAX = 10_000_000;
 const BATCH_MAX_MAX = 65_536;
