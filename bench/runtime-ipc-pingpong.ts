@@ -1,0 +1,87 @@
+import { dirname } from 'node:path';
+import type { Behavior } from '../runtime/actor.ts';
+import { ActorSystem } from '../runtime/actor-system.ts';
+import { IpcTransport } from '../runtime/ipc-transport.ts';
+import { TOPOLOGY_DEFAULTS } from '../runtime/topology.ts';
+import { runPinnedChild } from './pinned-process.ts';
+import {
+  describePingPong,
+  isEntryScript,
+  pingPongRoleConfig,
+  runPingPong,
+  runPingPongRole,
+  type EchoCounter,
+  type PingPongOptions,
+  type PingPongResult,
+  type PingPongRoleConfig,
+  type RoundTripRun,
+} from './raw/pingpong.ts';
+
+/**
+ * Ping-pong through the runtime between two node processes over ZeroMQ ipc: actor `pinger` on
+ * node `ping` tells actor `echo` on node `pong`, which replies to its sender; one message in
+ * flight, timed in the pinger. Everything a production message pays is paid: logical-address
+ * routing, per-pair sequence numbers, msgpack frames, the mailbox and the dispatcher on both ends.
+ * Run alone: `node --import tsx bench/runtime-ipc-pingpong.ts`.
+ */
+
+type Ping = { type: 'ping'; payload: Uint8Array };
+
+const placement: Record<string, string> = { echo: 'pong', pinger: 'ping' };
+
+async function node(name: string, config: PingPongRoleConfig): Promise<ActorSystem> {
+  const system = new ActorSystem({ node: name, nodeOf: (a) => placement[a] });
+  const transport = new IpcTransport(system, { ipcDir: dirname(config.path), ...TOPOLOGY_DEFAULTS.transport });
+  system.attachTransport(transport);
+  await transport.start();
+  return system;
+}
+
+export function measureRuntimeIpcPingPong(options: Partial<PingPongOptions> = {}): Promise<PingPongResult> {
+  return runPingPong(new URL(import.meta.url), options);
+}
+
+async function echo(config: PingPongRoleConfig, counter: EchoCounter): Promise<void> {
+  const system = await node('pong', config);
+  const behavior: Behavior<Ping, null> = {
+    init: () => null,
+    receive: (s, msg, ctx) => {
+      counter.onMessage();
+      ctx.reply(msg);
+      return s;
+    },
+  };
+  system.spawn('echo', behavior);
+  counter.ready();
+  await new Promise<never>(() => undefined);
+}
+
+async function client(config: PingPongRoleConfig, run: RoundTripRun): Promise<void> {
+  const system = await node('ping', config);
+  const ping: Ping = { type: 'ping', payload: new Uint8Array(config.payload_bytes).fill(0x5a) };
+  // The pong node's socket may not be connected yet: one ask settles the link before timing.
+  await run.ready();
+  await new Promise<void>((resolve, reject) => {
+    const behavior: Behavior<Ping, null> = {
+      init: (ctx) => (ctx.tell('echo', ping), null),
+      receive: (s, msg, ctx) => {
+        if (msg.payload.length !== config.payload_bytes) reject(new Error(`reply of ${msg.payload.length} bytes`));
+        if (run.next()) ctx.tell('echo', ping);
+        else resolve();
+        return s;
+      },
+    };
+    // First next() starts the clock of the first round trip.
+    run.next();
+    system.spawn('pinger', behavior);
+  });
+}
+
+if (isEntryScript(import.meta.url)) {
+  if (process.argv.includes('--role')) {
+    runPinnedChild(() => runPingPongRole(pingPongRoleConfig(), { echo, client }));
+  } else {
+    const result = await measureRuntimeIpcPingPong();
+    console.log(describePingPong('runtime ipc (pinger core 0, echo core 1)', result));
+  }
+}
