@@ -7,8 +7,7 @@ import type { Message } from './message.ts';
  * node. Fields every envelope of the frame shares (sender node, its incarnation, lease epoch,
  * send time) are written once in the header; each envelope is a flat run of
  * (to, from, seq, trace, body) in one array, because per-message cost, not bytes, is what limits
- * throughput. Bodies are msgpack records whose definitions travel in the frame itself, so two
- * processes need no shared schema state, and a frame of 64 similar messages defines each shape once.
+ * throughput. Bodies are plain msgpack maps, so two processes need no shared schema state.
  *
  *   [FRAME_VERSION, node, incarnation, epoch, ts_ms, count, to, from, seq, trace, body, ...]
  *
@@ -20,7 +19,8 @@ const PER_ENVELOPE = 5;
 
 export interface FrameHeader {
   node: string;
-  incarnation: string;
+  /** random per start of the sending process */
+  incarnation: number;
   epoch: number;
 }
 
@@ -46,8 +46,10 @@ export class CodecError extends Error {
   }
 }
 
-const packr = new Packr({ useRecords: true, moreTypes: false });
-const unpackr = new Unpackr({ useRecords: true });
+// Plain msgpack maps, not msgpackr records: any msgpack decoder (a NATS subscriber, another
+// language) reads a frame, and a frame of one message is cheaper without a record definition in it.
+const packr = new Packr({ useRecords: false });
+const unpackr = new Unpackr({ useRecords: false });
 
 /** Encodes items[start, start+count) as one frame. */
 export function encodeFrame(header: FrameHeader, items: readonly Outgoing[], start: number, count: number): Buffer {
@@ -81,7 +83,7 @@ export function decodeFrame(buf: Uint8Array): Frame {
   if (!Array.isArray(flat) || flat.length < HEADER) throw new CodecError(`expected an array of at least ${HEADER} items`);
   if (flat[0] !== FRAME_VERSION) throw new CodecError(`version ${String(flat[0])}, expected ${FRAME_VERSION}`);
   const [, node, incarnation, epoch, ts, count] = flat as [number, unknown, unknown, unknown, unknown, unknown];
-  if (typeof node !== 'string' || typeof incarnation !== 'string') throw new CodecError('node and incarnation must be strings');
+  if (typeof node !== 'string' || typeof incarnation !== 'number') throw new CodecError('node must be a string and incarnation a number');
   if (typeof epoch !== 'number' || typeof ts !== 'number') throw new CodecError('epoch and ts must be numbers');
   if (typeof count !== 'number' || flat.length !== HEADER + count * PER_ENVELOPE) {
     throw new CodecError(`count ${String(count)} does not match ${flat.length - HEADER} envelope fields`);

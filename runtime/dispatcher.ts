@@ -25,11 +25,14 @@ export class Dispatcher {
   private count = 0;
   private scheduled = false;
   private running = false;
+  /** While a transport delivers a frame, it runs the turn itself at the end (runNow): no setImmediate per message. */
+  private holding = false;
   readonly throughput: number;
   private readonly turnBudgetMs: number;
   /** Coarse time, refreshed each turn and every few hundred messages: reading the clock per message would cost more than the message. */
   now = performance.now();
   handled = 0;
+  private readonly turnEndHooks: (() => void)[] = [];
 
   constructor(options: DispatcherOptions = {}) {
     this.throughput = options.throughput ?? 64;
@@ -41,13 +44,42 @@ export class Dispatcher {
     if (this.count === this.queue.length) this.grow();
     this.queue[(this.head + this.count) & (this.queue.length - 1)] = r;
     this.count++;
-    if (!this.scheduled && !this.running) {
+    if (!this.scheduled && !this.running && !this.holding) {
       this.scheduled = true;
       setImmediate(this.turn);
     }
   }
 
-  /** Runs a turn now unless one is already running (transports call this after delivering a frame, to save an event-loop hop). */
+  /**
+   * Delivers a batch (a transport's frame) and then runs a turn at once, instead of letting each
+   * delivered message schedule one: a message from the network is handled in the same event-loop
+   * callback that read it.
+   */
+  deliverAndRun(deliver: () => void): void {
+    if (this.running || this.holding) {
+      deliver();
+      return;
+    }
+    this.holding = true;
+    try {
+      deliver();
+    } finally {
+      this.holding = false;
+    }
+    this.runNow();
+  }
+
+  /** True while a turn runs (a transport then defers its flush to the turn's end). */
+  get inTurn(): boolean {
+    return this.running;
+  }
+
+  /** Called at the end of every turn: transports cut their frames there, so a turn's output leaves at once and together. */
+  onTurnEnd(hook: () => void): void {
+    this.turnEndHooks.push(hook);
+  }
+
+  /** Runs a turn now unless one is already running. */
   runNow(): void {
     if (this.running) return;
     this.turn();
@@ -79,6 +111,7 @@ export class Dispatcher {
       }
     } finally {
       this.running = false;
+      for (const hook of this.turnEndHooks) hook();
       if (this.count !== 0 && !this.scheduled) {
         this.scheduled = true;
         setImmediate(this.turn);

@@ -3,8 +3,8 @@ import { mkdirSync, rmSync } from 'node:fs';
 import * as zmq from 'zeromq';
 import type { ActorSystem } from './actor-system.ts';
 import { ASK_PREFIX } from './actor-system.ts';
-import { CodecError, decodeFrame, encodeFrame, type Outgoing } from './codec.ts';
-import type { RemoteTransport } from './envelope.ts';
+import { CodecError, decodeFrame, encodeFrame, type Frame, type FrameHeader, type Outgoing } from './codec.ts';
+import type { Envelope, RemoteTransport } from './envelope.ts';
 import type { Message } from './message.ts';
 import { ipcSocketPath } from './topology.ts';
 
@@ -62,11 +62,12 @@ export function ipcEndpoint(ipcDir: string, node: string): string {
  * node) let the receiver drop duplicates and count gaps.
  */
 export class IpcTransport implements RemoteTransport {
-  readonly incarnation = randomBytes(6).toString('hex');
+  /** Random per process start: a receiver resets its sequence tracking when it changes. */
+  readonly incarnation = randomBytes(4).readUInt32BE(0);
   private readonly pull: zmq.Pull;
   private readonly links = new Map<string, Link>();
   private readonly seqOut = new Map<string, number>();
-  private readonly seqIn = new Map<string, { incarnation: string; seq: number }>();
+  private readonly seqIn = new Map<string, { incarnation: number; seq: number }>();
   private readonly sockPath: string;
   private closed = false;
   private receiving: Promise<void> | undefined;
@@ -83,6 +84,8 @@ export class IpcTransport implements RemoteTransport {
     mkdirSync(options.ipcDir, { recursive: true });
     this.sockPath = ipcSocketPath(options.ipcDir, system.node);
     this.pull = new zmq.Pull({ linger: 0, receiveHighWaterMark: 0 });
+    this.header = { node: system.node, incarnation: this.incarnation, epoch: options.epoch ?? 0 };
+    system.dispatcher.onTurnEnd(() => this.flushDirty());
   }
 
   /** Binds this node's socket and starts reading. */
@@ -107,15 +110,37 @@ export class IpcTransport implements RemoteTransport {
     link.enqueue({ to, from, seq, traceparent, tracestate, body }, this.system.dispatcher.now);
   }
 
+  /** Links with envelopes told during the current turn, flushed when it ends. */
+  private dirty: Link[] = [];
+
+  /** @internal */
+  markDirty(link: Link): void {
+    this.dirty.push(link);
+  }
+
+  private flushDirty(): void {
+    if (this.dirty.length === 0) return;
+    const links = this.dirty;
+    this.dirty = [];
+    for (const l of links) l.flush();
+  }
+
+  get dispatcherInTurn(): boolean {
+    return this.system.dispatcher.inTurn;
+  }
+
+  /** @internal */
+  linkError(node: string, error: Error): void {
+    this.system.events.emit('transport-error', { node, error });
+  }
+
   /** @internal a held envelope expired or overflowed: dead letter, sender told. */
   undeliverable(o: Outgoing, node: string, detail: string): void {
     this.system.deadLetter(o.to, o.from === '' ? undefined : this.system.ref(o.from), o.body, 'node-unreachable', `node ${node} unreachable: ${detail}`);
   }
 
-  /** @internal */
-  header(): { node: string; incarnation: string; epoch: number } {
-    return { node: this.system.node, incarnation: this.incarnation, epoch: this.options.epoch ?? 0 };
-  }
+  /** @internal what every frame of this node says about its sender */
+  readonly header: FrameHeader;
 
   get isClosed(): boolean {
     return this.closed;
@@ -131,54 +156,84 @@ export class IpcTransport implements RemoteTransport {
         if (this.closed) return;
         throw e;
       }
-      this.dispatcherNow();
-      await this.onFrame(parts[0]);
-      this.system.dispatcher.runNow();
+      const dispatcher = this.system.dispatcher;
+      dispatcher.now = performance.now();
+      let blocked: Promise<void> | undefined;
+      dispatcher.deliverAndRun(() => {
+        blocked = this.onFrame(parts[0]);
+      });
+      if (blocked) await blocked;
     }
   }
 
-  private dispatcherNow(): void {
-    this.system.dispatcher.now = performance.now();
-  }
-
-  private async onFrame(buf: Buffer): Promise<void> {
-    let frame;
+  /** Delivers a frame; returns a promise only when a back-pressured mailbox made it stop part-way. */
+  private onFrame(buf: Buffer): Promise<void> | undefined {
+    let frame: Frame;
     try {
       frame = decodeFrame(buf);
     } catch (e) {
       this.badFrames++;
       this.system.events.emit('bad-frame', { error: e instanceof CodecError ? e : new CodecError(String(e)), bytes: buf.length });
-      return;
+      return undefined;
     }
     this.receivedFrames++;
-    for (const env of frame.envelopes) {
+    return this.deliverFrom(frame, 0);
+  }
+
+  private deliverFrom(frame: Frame, start: number): Promise<void> | undefined {
+    const envelopes = frame.envelopes;
+    for (let i = start; i < envelopes.length; i++) {
+      const env = envelopes[i];
+      if (env.seq !== 0 && !this.inSequence(env, frame.incarnation)) continue;
       this.receivedEnvelopes++;
-      if (env.seq !== 0) {
-        const key = env.from + '\u0000' + env.to;
-        const last = this.seqIn.get(key);
-        if (last && last.incarnation === frame.incarnation) {
-          if (env.seq <= last.seq) {
-            this.duplicates++;
-            this.system.deadLetter(env.to, undefined, env.body, 'duplicate', `seq ${env.seq} from ${env.from} already delivered (last ${last.seq})`, false);
-            continue;
-          }
-          if (env.seq > last.seq + 1) this.gaps += env.seq - last.seq - 1;
-          last.seq = env.seq;
-        } else {
-          this.seqIn.set(key, { incarnation: frame.incarnation, seq: env.seq });
+      if (this.system.deliverEnvelope(env) === 'full') {
+        const box = this.system.cellOf(env.to)?.mailbox;
+        // Back-pressure: stop reading until the receiver's mailbox has room again. zmq then queues
+        // up to its high-water mark and the senders' outboxes hold the rest, within their bounds.
+        if (box && box.policy === 'backpressure') {
+          this.receivedEnvelopes--;
+          return this.resumeWhenWritable(frame, i, box);
         }
       }
-      let r = this.system.deliverEnvelope(env);
-      // Back-pressure: stop reading until the receiver's mailbox has room again. zmq then queues
-      // up to its high-water mark and the senders' outboxes hold the rest, within their bounds.
-      while (r === 'full' && !this.closed) {
-        const box = this.system.cellOf(env.to)?.mailbox;
-        if (!box || box.policy !== 'backpressure') break;
-        this.system.dispatcher.runNow();
-        await box.whenWritable();
-        r = this.system.deliverEnvelope(env);
-      }
     }
+    return undefined;
+  }
+
+  private async resumeWhenWritable(frame: Frame, at: number, box: { whenWritable(): Promise<void> }): Promise<void> {
+    this.system.dispatcher.runNow();
+    await box.whenWritable();
+    if (this.closed) return;
+    let next: Promise<void> | undefined;
+    this.system.dispatcher.deliverAndRun(() => {
+      // The envelope that found the mailbox full was already sequence-checked: deliver it as is.
+      const env = frame.envelopes[at];
+      this.receivedEnvelopes++;
+      if (this.system.deliverEnvelope(env) === 'full') {
+        this.receivedEnvelopes--;
+        next = this.resumeWhenWritable(frame, at, box);
+        return;
+      }
+      next = this.deliverFrom(frame, at + 1);
+    });
+    if (next) await next;
+  }
+
+  /** Per-pair sequence check: drops a duplicate, counts a gap; false when the envelope must be dropped. */
+  private inSequence(env: Envelope, incarnation: number): boolean {
+    const key = env.from + '\u0000' + env.to;
+    const last = this.seqIn.get(key);
+    if (!last || last.incarnation !== incarnation) {
+      this.seqIn.set(key, { incarnation, seq: env.seq });
+      return true;
+    }
+    if (env.seq <= last.seq) {
+      this.duplicates++;
+      this.system.deadLetter(env.to, undefined, env.body, 'duplicate', `seq ${env.seq} from ${env.from} already delivered (last ${last.seq})`, false);
+      return false;
+    }
+    if (env.seq > last.seq + 1) this.gaps += env.seq - last.seq - 1;
+    last.seq = env.seq;
+    return true;
   }
 
   stats(): IpcStats {
@@ -223,7 +278,7 @@ class Link {
     this.push = new zmq.Push({
       immediate: true,
       linger: 0,
-      sendTimeout: SEND_WAIT_MS,
+      sendTimeout: 0,
       sendHighWaterMark: 10_000,
       reconnectInterval: 10,
       reconnectMaxInterval: 200,
@@ -245,40 +300,55 @@ class Link {
     this.times.push(now);
     if (!this.flushScheduled && !this.writing) {
       this.flushScheduled = true;
-      // Frames are cut at the end of the current turn, so everything told in one turn shares one.
-      queueMicrotask(this.flush);
+      // Frames are cut at the end of the current dispatcher turn, so everything told in one turn
+      // shares a frame and leaves before this node goes back to waiting; a tell from outside any
+      // turn is flushed at the end of the current microtask queue instead.
+      if (this.transport.dispatcherInTurn) this.transport.markDirty(this);
+      else queueMicrotask(this.flush);
     }
   }
 
-  private readonly flush = (): void => {
+  readonly flush = (): void => {
     this.flushScheduled = false;
     if (!this.writing) void this.write();
   };
 
+  /**
+   * Sends the outbox, frame by frame, in order. The socket's sendTimeout is 0 while the peer keeps
+   * up: zeromq.js then always takes its synchronous path (with a timeout it defers every send after
+   * 512 in a row to a later event-loop turn on a socket that never receives, as a PUSH socket
+   * never does). When a send finds no peer (or no room), the link switches to waiting sends of at
+   * most SEND_WAIT_MS, expiring what outlived hold_ms between them, until one goes through.
+   */
   private async write(): Promise<void> {
     this.writing = true;
     const { batchMax } = this.transport.options;
     try {
       while (this.held !== 0 && !this.transport.isClosed) {
         const n = Math.min(this.held, batchMax);
-        const frame = encodeFrame(this.transport.header(), this.queue, this.head, n);
+        const frame = encodeFrame(this.transport.header, this.queue, this.head, n);
         try {
           await this.push.send(frame);
         } catch (e) {
           if ((e as { code?: string }).code !== 'EAGAIN' || this.transport.isClosed) throw e;
-          // The peer is not there: keep everything, in order, and expire what outlived hold_ms.
+          // The peer is not there (or not keeping up): keep everything, in order.
+          if (this.connected || this.push.sendTimeout === 0) this.push.sendTimeout = SEND_WAIT_MS;
           this.connected = false;
           this.expire(performance.now());
           continue;
         }
-        this.connected = true;
+        if (!this.connected) {
+          this.connected = true;
+          this.push.sendTimeout = 0;
+        }
         this.sentFrames++;
         this.sentEnvelopes += n;
         this.head += n;
         if (this.head > 4096 && this.head * 2 > this.queue.length) this.compact();
       }
     } catch (e) {
-      if (!this.transport.isClosed) throw e;
+      // Not a missing peer: report it, keep the envelopes, and try again at the next flush.
+      if (!this.transport.isClosed) this.transport.linkError(this.node, e instanceof Error ? e : new Error(String(e)));
     } finally {
       this.writing = false;
       if (this.held === 0) {
