@@ -5,16 +5,20 @@ import type { Message } from './message.ts';
 /**
  * The wire format between nodes: one msgpack frame carries a batch of envelopes from one sender
  * node. Fields every envelope of the frame shares (sender node, its incarnation, lease epoch,
- * send time) are written once in the header; each envelope is a flat run of
- * (to, from, seq, trace, body) in one array, because per-message cost, not bytes, is what limits
- * throughput. Bodies are plain msgpack maps, so two processes need no shared schema state.
+ * send time) are written once in the header; in a frame of several envelopes, addresses are
+ * written once in a string table and referred to by index, since a batch usually goes from few
+ * senders to few receivers (a lone envelope carries its two addresses inline);
+ * each envelope is a flat run of (to, from, seq, trace, body) in one array, because per-message
+ * cost, not bytes, is what limits throughput. Bodies are plain msgpack maps, so any msgpack
+ * decoder can read a frame and two processes need no shared schema state.
  *
- *   [FRAME_VERSION, node, incarnation, epoch, ts_ms, count, to, from, seq, trace, body, ...]
+ *   [FRAME_VERSION, node, incarnation, epoch, ts_ms, count, [address...], to, from, seq, trace, body, ...]
  *
+ * to and from are an index into the address table, or the address itself.
  * trace is '' (none), a traceparent string, or [traceparent, tracestate].
  */
-export const FRAME_VERSION = 1;
-const HEADER = 6;
+export const FRAME_VERSION = 2;
+const HEADER = 7;
 const PER_ENVELOPE = 5;
 
 export interface FrameHeader {
@@ -54,17 +58,50 @@ const unpackr = new Unpackr({ useRecords: false });
 /** Encodes items[start, start+count) as one frame. */
 export function encodeFrame(header: FrameHeader, items: readonly Outgoing[], start: number, count: number): Buffer {
   const flat: unknown[] = new Array(HEADER + count * PER_ENVELOPE);
+  const addresses: string[] = [];
+  if (count === 1) {
+    const o = items[start];
+    flat[0] = FRAME_VERSION;
+    flat[1] = header.node;
+    flat[2] = header.incarnation;
+    flat[3] = header.epoch;
+    flat[4] = Date.now();
+    flat[5] = 1;
+    flat[6] = addresses;
+    flat[7] = o.to;
+    flat[8] = o.from;
+    flat[9] = o.seq;
+    flat[10] = o.tracestate === '' ? o.traceparent : [o.traceparent, o.tracestate];
+    flat[11] = o.body;
+    return packr.pack(flat);
+  }
+  const index = new Map<string, number>();
+  const indexOf = (a: string): number => {
+    let i = index.get(a);
+    if (i === undefined) {
+      i = addresses.push(a) - 1;
+      index.set(a, i);
+    }
+    return i;
+  };
   flat[0] = FRAME_VERSION;
   flat[1] = header.node;
   flat[2] = header.incarnation;
   flat[3] = header.epoch;
   flat[4] = Date.now();
   flat[5] = count;
+  flat[6] = addresses;
   let j = HEADER;
+  let lastTo = '';
+  let lastToI = -1;
+  let lastFrom = '';
+  let lastFromI = -1;
   for (let i = start; i < start + count; i++) {
     const o = items[i];
-    flat[j++] = o.to;
-    flat[j++] = o.from;
+    if (o.to !== lastTo || lastToI < 0) lastToI = indexOf((lastTo = o.to));
+    if (o.from !== lastFrom || lastFromI < 0) lastFromI = indexOf((lastFrom = o.from));
+    flat[j++] = lastToI;
+    flat[j++] = lastFromI;
     flat[j++] = o.seq;
     flat[j++] = o.tracestate === '' ? o.traceparent : [o.traceparent, o.tracestate];
     flat[j++] = o.body;
@@ -82,22 +119,26 @@ export function decodeFrame(buf: Uint8Array): Frame {
   }
   if (!Array.isArray(flat) || flat.length < HEADER) throw new CodecError(`expected an array of at least ${HEADER} items`);
   if (flat[0] !== FRAME_VERSION) throw new CodecError(`version ${String(flat[0])}, expected ${FRAME_VERSION}`);
-  const [, node, incarnation, epoch, ts, count] = flat as [number, unknown, unknown, unknown, unknown, unknown];
+  const [, node, incarnation, epoch, ts, count, addresses] = flat as [number, unknown, unknown, unknown, unknown, unknown, unknown];
   if (typeof node !== 'string' || typeof incarnation !== 'number') throw new CodecError('node must be a string and incarnation a number');
   if (typeof epoch !== 'number' || typeof ts !== 'number') throw new CodecError('epoch and ts must be numbers');
+  if (!Array.isArray(addresses) || !addresses.every((a) => typeof a === 'string')) throw new CodecError('the address table must be a list of strings');
   if (typeof count !== 'number' || flat.length !== HEADER + count * PER_ENVELOPE) {
     throw new CodecError(`count ${String(count)} does not match ${flat.length - HEADER} envelope fields`);
   }
+  const table = addresses as string[];
   const envelopes: Envelope[] = new Array(count);
   let j = HEADER;
   for (let i = 0; i < count; i++) {
-    const to = flat[j++];
-    const from = flat[j++];
+    const toField = flat[j++];
+    const fromField = flat[j++];
+    const to = typeof toField === 'number' ? table[toField] : toField;
+    const from = typeof fromField === 'number' ? table[fromField] : fromField;
     const seq = flat[j++];
     const trace = flat[j++];
     const body = flat[j++] as Message;
     if (typeof to !== 'string' || typeof from !== 'string' || typeof seq !== 'number') {
-      throw new CodecError(`envelope ${i}: to/from must be strings and seq a number`);
+      throw new CodecError(`envelope ${i}: to/from must be addresses or indexes into the address table (${table.length} entries), seq a number`);
     }
     if (body === null || typeof body !== 'object' || typeof body.type !== 'string') {
       throw new CodecError(`envelope ${i} to ${to}: body must be an object with a string "type"`);

@@ -66,8 +66,10 @@ export class IpcTransport implements RemoteTransport {
   readonly incarnation = randomBytes(4).readUInt32BE(0);
   private readonly pull: zmq.Pull;
   private readonly links = new Map<string, Link>();
-  private readonly seqOut = new Map<string, number>();
+  private readonly seqOut = new Map<string, { seq: number }>();
+  private lastOut = { from: '', to: '', counter: { seq: 0 } };
   private readonly seqIn = new Map<string, { incarnation: number; seq: number }>();
+  private lastIn = { from: '', to: '', record: { incarnation: 0, seq: 0 } };
   private readonly sockPath: string;
   private closed = false;
   private receiving: Promise<void> | undefined;
@@ -102,10 +104,14 @@ export class IpcTransport implements RemoteTransport {
     }
     // Pairs involving an ask's one-shot address are unordered by nature: no sequence, no map entry.
     let seq = 0;
-    if (!from.startsWith(ASK_PREFIX) && !to.startsWith(ASK_PREFIX)) {
+    if (from === this.lastOut.from && to === this.lastOut.to) seq = ++this.lastOut.counter.seq;
+    else if (!from.startsWith(ASK_PREFIX) && !to.startsWith(ASK_PREFIX)) {
       const key = from + '\u0000' + to;
-      seq = (this.seqOut.get(key) ?? 0) + 1;
-      this.seqOut.set(key, seq);
+      let counter = this.seqOut.get(key);
+      if (!counter) this.seqOut.set(key, (counter = { seq: 0 }));
+      seq = ++counter.seq;
+      // A burst usually repeats one pair: remember it, to skip the key and the lookup next time.
+      this.lastOut = { from, to, counter };
     }
     link.enqueue({ to, from, seq, traceparent, tracestate, body }, this.system.dispatcher.now);
   }
@@ -220,10 +226,17 @@ export class IpcTransport implements RemoteTransport {
 
   /** Per-pair sequence check: drops a duplicate, counts a gap; false when the envelope must be dropped. */
   private inSequence(env: Envelope, incarnation: number): boolean {
-    const key = env.from + '\u0000' + env.to;
-    const last = this.seqIn.get(key);
-    if (!last || last.incarnation !== incarnation) {
-      this.seqIn.set(key, { incarnation, seq: env.seq });
+    let last: { incarnation: number; seq: number } | undefined;
+    if (env.from === this.lastIn.from && env.to === this.lastIn.to) last = this.lastIn.record;
+    else {
+      const key = env.from + '\u0000' + env.to;
+      last = this.seqIn.get(key);
+      if (!last) this.seqIn.set(key, (last = { incarnation, seq: env.seq - 1 }));
+      this.lastIn = { from: env.from, to: env.to, record: last };
+    }
+    if (last.incarnation !== incarnation) {
+      last.incarnation = incarnation;
+      last.seq = env.seq;
       return true;
     }
     if (env.seq <= last.seq) {

@@ -1,0 +1,74 @@
+import { parseArgs } from 'node:util';
+import { runAlternating } from './alternating-rounds.ts';
+import { measureInproc } from './inproc.ts';
+import { PINGPONG_DEFAULTS, addPingPongFigures, describePingPong } from './raw/pingpong.ts';
+import { measureUdsPingPong } from './raw/uds-pingpong.ts';
+import { measureZmqPingPong } from './raw/zmq-pingpong.ts';
+import { BenchReport } from './report.ts';
+import { measureRuntimeIpcOneway } from './runtime-ipc-oneway.ts';
+import { measureRuntimeIpcPingPong } from './runtime-ipc-pingpong.ts';
+
+/**
+ * Suite `runtime` (BENCH.md): in-process throughput on one pinned core; cross-node round trips
+ * through the runtime over ZeroMQ ipc, alternating in the same run with bare zeromq.js
+ * DEALER/ROUTER and bare Node Unix sockets between the same two pinned processes; one-way
+ * throughput between two nodes over ipc.
+ *
+ *   npm run bench -- runtime [--rounds 3] [--round-trips 100000]
+ */
+
+const { values } = parseArgs({
+  args: process.argv.slice(2),
+  options: {
+    rounds: { type: 'string', default: '3' },
+    'round-trips': { type: 'string', default: String(PINGPONG_DEFAULTS.round_trips) },
+  },
+});
+const rounds = Number(values.rounds);
+const round_trips = Number(values['round-trips']);
+const pingOptions = { round_trips };
+
+const report = new BenchReport('runtime', 'npm run bench -- runtime', { pinned: true });
+
+console.log('in-process (taskset -c 0)...');
+const inproc = await measureInproc('0');
+report.add({ name: 'inproc.oneway.msgs_per_s', value: inproc.oneway_msgs_per_s, unit: 'msg/s', better: 'higher', n: inproc.oneway_n, note: 'producer -> consumer actor, ctx.tell, credit every 1000; one node pinned to core 0; median of 3' });
+report.add({ name: 'inproc.pingpong.rtt_per_s', value: inproc.pingpong_rtt_per_s, unit: 'rtt/s', better: 'higher', n: inproc.pingpong_n, note: 'two actors, one message in flight; one node pinned to core 0; median of 3' });
+
+console.log(`ipc round trips: runtime vs bare zeromq vs bare unix socket, ${rounds} alternating rounds...`);
+const pings = await runAlternating(
+  {
+    ipc: () => measureRuntimeIpcPingPong(pingOptions),
+    zmq_raw: () => measureZmqPingPong(pingOptions),
+    uds_raw: () => measureUdsPingPong(pingOptions),
+  },
+  rounds,
+  (name, round, result) => console.log(describePingPong(`round ${round} ${name}`, result)),
+);
+const pinning = `client taskset -c ${PINGPONG_DEFAULTS.client_cores}, echo taskset -c ${PINGPONG_DEFAULTS.echo_cores}`;
+const payload = `${PINGPONG_DEFAULTS.payload_bytes}-byte payload, ${PINGPONG_DEFAULTS.warmup} warm-up round trips`;
+const ours = addPingPongFigures(report, 'ipc', pings.ipc, `runtime actors on two nodes, ZeroMQ ipc PUSH/PULL, msgpack frame; ${pinning}; ${payload} in the message body`);
+const zmq = addPingPongFigures(report, 'zmq_raw', pings.zmq_raw, `bare zeromq.js DEALER/ROUTER ipc://; ${pinning}; ${payload}`);
+const uds = addPingPongFigures(report, 'uds_raw', pings.uds_raw, `bare node net Unix socket, u32 length prefix; ${pinning}; ${payload}`);
+const n = ours.latency.n;
+report.add({ name: 'ipc.rtt.p99_ratio', value: ours.latency.p99_us / zmq.latency.p99_us, unit: 'ratio', better: 'lower', n, note: 'runtime / bare zeromq, medians of the alternating rounds' });
+report.add({ name: 'ipc.rtt.p50_ratio', value: ours.latency.p50_us / zmq.latency.p50_us, unit: 'ratio', better: 'lower', n, note: 'runtime / bare zeromq' });
+report.add({ name: 'ipc.rtt.p50_ratio_vs_uds', value: ours.latency.p50_us / uds.latency.p50_us, unit: 'ratio', better: 'lower', n, note: 'runtime / bare Unix socket (the floor for a Node process hop)' });
+
+console.log('ipc one-way throughput...');
+const oneways = [];
+for (let i = 0; i < rounds; i++) {
+  const r = await measureRuntimeIpcOneway();
+  console.log(`round ${i + 1} ipc one-way ${Math.round(r.msgs_per_s).toLocaleString('en-US')} msg/s (other-cpu ${r.interference_pct.toFixed(1)}%)`);
+  oneways.push(r);
+}
+const oneway = [...oneways].sort((a, b) => a.msgs_per_s - b.msgs_per_s)[Math.floor(oneways.length / 2)];
+report.add({
+  name: 'ipc.oneway.msgs_per_s',
+  value: oneway.msgs_per_s,
+  unit: 'msg/s',
+  better: 'higher',
+  n: oneway.n,
+  note: `producer actor (core 0) -> consumer actor (core 1); envelopes told in one dispatcher turn share a frame (<= batch_max 512), credit every 20000; median of ${rounds}`,
+});
+await report.write();
