@@ -30,7 +30,7 @@ const inprocResult = z.object({ oneway_msgs_per_s: z.number(), pingpong_rtt_per_
 
 function oneway(system: ActorSystem, total: number): Promise<number> {
   return new Promise((resolve) => {
-    let producer: ActorRef<Credit>;
+    const producerRef: { ref?: ActorRef<Credit> } = {};
     let start = 0;
     const item: Item = { type: 'item', n: 1 };
     const consumer = system.spawn<Item, number>(
@@ -40,7 +40,7 @@ function oneway(system: ActorSystem, total: number): Promise<number> {
         receive: (n, _msg, ctx) => {
           n++;
           if (n === total) resolve((total / (performance.now() - start)) * 1000);
-          else if (n % BATCH === 0) ctx.tell(producer, { type: 'credit' });
+          else if (n % BATCH === 0) ctx.tell(producerRef.ref as ActorRef<Credit>, { type: 'credit' });
           return n;
         },
       },
@@ -54,7 +54,8 @@ function oneway(system: ActorSystem, total: number): Promise<number> {
         return sent + BATCH;
       },
     };
-    producer = system.spawn('producer', produce, { mailbox: { capacity: 16, policy: 'reject' } });
+    const producer = system.spawn('producer', produce, { mailbox: { capacity: 16, policy: 'reject' } });
+    producerRef.ref = producer;
     start = performance.now();
     // Two batches of credit up front: one in the consumer's mailbox while the other is produced.
     producer.tell({ type: 'credit' });

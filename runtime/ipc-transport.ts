@@ -163,6 +163,7 @@ export class IpcTransport implements RemoteTransport {
         throw e;
       }
       const dispatcher = this.system.dispatcher;
+      // Enqueue times (a mailbox's oldest-message age) are read from the dispatcher's coarse clock.
       dispatcher.now = performance.now();
       let blocked: Promise<void> | undefined;
       dispatcher.deliverAndRun(() => {
@@ -323,54 +324,71 @@ class Link {
 
   readonly flush = (): void => {
     this.flushScheduled = false;
-    if (!this.writing) void this.write();
+    if (!this.writing) this.sendNext();
   };
 
   /**
-   * Sends the outbox, frame by frame, in order. The socket's sendTimeout is 0 while the peer keeps
-   * up: zeromq.js then always takes its synchronous path (with a timeout it defers every send after
-   * 512 in a row to a later event-loop turn on a socket that never receives, as a PUSH socket
-   * never does). When a send finds no peer (or no room), the link switches to waiting sends of at
-   * most SEND_WAIT_MS, expiring what outlived hold_ms between them, until one goes through.
+   * Sends the outbox, frame by frame, in order: one frame in zmq's hands at a time, the next cut
+   * when its send settles. The socket's sendTimeout is 0 while the peer keeps up: zeromq.js then
+   * always takes its synchronous path (with a timeout it defers every send after 512 in a row to a
+   * later event-loop turn on a socket that never receives, as a PUSH socket never does). When a
+   * send finds no peer (or no room), the link switches to waiting sends of at most SEND_WAIT_MS,
+   * expiring what outlived hold_ms between them, until one goes through.
    */
-  private async write(): Promise<void> {
-    this.writing = true;
-    const { batchMax } = this.transport.options;
-    try {
-      while (this.held !== 0 && !this.transport.isClosed) {
-        const n = Math.min(this.held, batchMax);
-        const frame = encodeFrame(this.transport.header, this.queue, this.head, n);
-        try {
-          await this.push.send(frame);
-        } catch (e) {
-          if ((e as { code?: string }).code !== 'EAGAIN' || this.transport.isClosed) throw e;
-          // The peer is not there (or not keeping up): keep everything, in order.
-          if (this.connected || this.push.sendTimeout === 0) this.push.sendTimeout = SEND_WAIT_MS;
-          this.connected = false;
-          this.expire(performance.now());
-          continue;
-        }
-        if (!this.connected) {
-          this.connected = true;
-          this.push.sendTimeout = 0;
-        }
-        this.sentFrames++;
-        this.sentEnvelopes += n;
-        this.head += n;
-        if (this.head > 4096 && this.head * 2 > this.queue.length) this.compact();
-      }
-    } catch (e) {
-      // Not a missing peer: report it, keep the envelopes, and try again at the next flush.
-      if (!this.transport.isClosed) this.transport.linkError(this.node, e instanceof Error ? e : new Error(String(e)));
-    } finally {
+  private sendNext(): void {
+    if (this.held === 0 || this.transport.isClosed) {
       this.writing = false;
       if (this.held === 0) {
         this.queue = [];
         this.times = [];
         this.head = 0;
       }
+      return;
     }
+    this.writing = true;
+    this.inFlight = Math.min(this.held, this.transport.options.batchMax);
+    const frame = encodeFrame(this.transport.header, this.queue, this.head, this.inFlight);
+    let sent: Promise<void>;
+    try {
+      sent = this.push.send(frame);
+    } catch (e) {
+      this.onSendFailed(e);
+      return;
+    }
+    sent.then(this.onSent, this.onSendFailed);
   }
+
+  private inFlight = 0;
+
+  private readonly onSent = (): void => {
+    if (!this.connected) {
+      this.connected = true;
+      this.push.sendTimeout = 0;
+    }
+    this.sentFrames++;
+    this.sentEnvelopes += this.inFlight;
+    this.head += this.inFlight;
+    if (this.head > 4096 && this.head * 2 > this.queue.length) this.compact();
+    this.sendNext();
+  };
+
+  private readonly onSendFailed = (e: unknown): void => {
+    if (this.transport.isClosed) {
+      this.writing = false;
+      return;
+    }
+    if ((e as { code?: string }).code !== 'EAGAIN') {
+      // Not a missing peer: report it, keep the envelopes, and try again at the next flush.
+      this.writing = false;
+      this.transport.linkError(this.node, e instanceof Error ? e : new Error(String(e)));
+      return;
+    }
+    // The peer is not there (or not keeping up): keep everything, in order.
+    if (this.connected || this.push.sendTimeout === 0) this.push.sendTimeout = SEND_WAIT_MS;
+    this.connected = false;
+    this.expire(performance.now());
+    this.sendNext();
+  };
 
   private expire(now: number): void {
     const holdMs = this.transport.options.holdMs;
