@@ -27,6 +27,18 @@ export class DuplicateAddressError extends Error {
 
 export const ASK_PREFIX = '$ask/';
 
+/** Death notices do not cross nodes yet: a watch of another node's actor is refused, not faked. */
+export class RemoteWatchError extends Error {
+  constructor(
+    readonly watcher: string,
+    readonly address: string,
+    readonly node: string,
+  ) {
+    super(`${watcher} cannot watch ${address}: it lives on node ${node}, and death notices do not cross nodes (watch an actor of this node)`);
+    this.name = 'RemoteWatchError';
+  }
+}
+
 /**
  * One per node process: the registry of local actors, the dispatcher that runs them, routing of
  * messages to other nodes through a transport, asks, watches and dead letters.
@@ -40,7 +52,6 @@ export class ActorSystem {
   readonly events = new EventEmitter();
   private readonly local = new Map<string, Deliverable>();
   private readonly refs = new Map<string, ActorRef>();
-  private readonly watchers = new Map<string, Set<ActorCell>>();
   private readonly nodeOf: (address: string) => string | undefined;
   private transport: RemoteTransport | null = null;
   private askSeq = 0;
@@ -200,20 +211,20 @@ export class ActorSystem {
   /** @internal */
   watchAddress(watcher: ActorCell, address: string): void {
     const target = this.cellOf(address);
-    if (!target) {
-      // Watching what is not there yields an immediate notice, as in Erlang's monitor.
-      watcher.signal({ type: '$terminated', address, reason: { kind: 'normal' } });
+    if (target) {
+      target.addWatcher(watcher);
       return;
     }
-    target.addWatcher(watcher);
-    let set = this.watchers.get(address);
-    if (!set) this.watchers.set(address, (set = new Set()));
-    set.add(watcher);
+    const node = this.nodeOf(address);
+    if (node !== undefined && node !== this.node) {
+      throw new RemoteWatchError(watcher.address, address, node);
+    }
+    // Watching what is not there yields an immediate notice, as in Erlang's monitor.
+    watcher.signal({ type: '$terminated', address, reason: { kind: 'normal' } });
   }
 
   /** @internal */
   unwatchAddress(watcher: ActorCell, address: string): void {
     this.cellOf(address)?.removeWatcher(watcher);
-    this.watchers.get(address)?.delete(watcher);
   }
 }

@@ -19,6 +19,7 @@ import type { Message } from './message.ts';
  */
 export const FRAME_VERSION = 2;
 const HEADER = 7;
+const NO_ADDRESSES: readonly string[] = Object.freeze([]);
 const PER_ENVELOPE = 5;
 
 export interface FrameHeader {
@@ -58,7 +59,6 @@ const unpackr = new Unpackr({ useRecords: false });
 /** Encodes items[start, start+count) as one frame. */
 export function encodeFrame(header: FrameHeader, items: readonly Outgoing[], start: number, count: number): Buffer {
   const flat: unknown[] = new Array(HEADER + count * PER_ENVELOPE);
-  const addresses: string[] = [];
   if (count === 1) {
     const o = items[start];
     flat[0] = FRAME_VERSION;
@@ -67,7 +67,7 @@ export function encodeFrame(header: FrameHeader, items: readonly Outgoing[], sta
     flat[3] = header.epoch;
     flat[4] = Date.now();
     flat[5] = 1;
-    flat[6] = addresses;
+    flat[6] = NO_ADDRESSES;
     flat[7] = o.to;
     flat[8] = o.from;
     flat[9] = o.seq;
@@ -75,6 +75,7 @@ export function encodeFrame(header: FrameHeader, items: readonly Outgoing[], sta
     flat[11] = o.body;
     return packr.pack(flat);
   }
+  const addresses: string[] = [];
   const index = new Map<string, number>();
   const indexOf = (a: string): number => {
     let i = index.get(a);

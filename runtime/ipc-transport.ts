@@ -265,7 +265,10 @@ export class IpcTransport implements RemoteTransport {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const l of this.links.values()) l.close();
+    for (const l of this.links.values()) {
+      l.dropHeld((o) => this.undeliverable(o, l.node, 'this node stopped with the envelope still held'));
+      l.close();
+    }
     this.pull.close();
     await this.receiving?.catch(() => undefined);
     rmSync(this.sockPath, { force: true });
@@ -409,6 +412,14 @@ class Link {
 
   stats(): LinkStats {
     return { node: this.node, connected: this.connected, held: this.held, sentFrames: this.sentFrames, sentEnvelopes: this.sentEnvelopes, expired: this.expired };
+  }
+
+  /** Hands every held envelope to `each` and empties the outbox. */
+  dropHeld(each: (o: Outgoing) => void): void {
+    for (let i = this.head; i < this.queue.length; i++) each(this.queue[i]);
+    this.queue = [];
+    this.times = [];
+    this.head = 0;
   }
 
   close(): void {

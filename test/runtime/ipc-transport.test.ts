@@ -150,6 +150,26 @@ describe('ZeroMQ IPC transport', () => {
     expect(b.transport.stats().badFrames).toBe(1);
   });
 
+  it('a node that stops with envelopes held dead-letters them with the reason', async () => {
+    const dir = ipcDir();
+    const a = await node('a', dir, { sink: 'b' });
+    for (let i = 0; i < 3; i++) a.system.tell('sink', { type: 'num', n: i });
+    await new Promise((r) => setTimeout(r, 20));
+    await a.stop();
+    expect(a.system.deadLetters.count('node-unreachable')).toBe(3);
+    expect(a.system.deadLetters.latest(1)[0].detail).toBe('node b unreachable: this node stopped with the envelope still held');
+  });
+
+  it('refuses to watch an actor of another node rather than fake a death notice', async () => {
+    const dir = ipcDir();
+    const a = await node('a', dir, { far: 'b', near: 'a' });
+    const errors: Error[] = [];
+    a.system.events.on('failure', (e: { error: Error }) => errors.push(e.error));
+    a.system.onUnsupervisedFailure = () => undefined;
+    a.system.spawn<Num, null>('near', { init: (ctx) => (ctx.watch(a.system.ref('far')), null), receive: (s) => s });
+    expect(errors[0]?.message).toBe('near cannot watch far: it lives on node b, and death notices do not cross nodes (watch an actor of this node)');
+  });
+
   it('close() removes the socket file', async () => {
     const dir = ipcDir();
     const a = await node('a', dir, {});
