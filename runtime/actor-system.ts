@@ -167,7 +167,9 @@ export class ActorSystem {
       this.local.set(address, receiver);
       const replyTo = this.ref(address);
       const r = this.tellRef(typeof to === 'string' ? this.ref(to) : to, msg, replyTo, trace);
-      if (r === 'full' || r === 'dead') receiver.fail(new UndeliverableError(target, msg.type, r === 'full' ? 'mailbox-full' : this.lastDeadReason));
+      // A dead letter has already failed the ask with its reason (the ask's receiver is the sender);
+      // a back-pressured mailbox refuses without one.
+      if (r === 'full') receiver.fail(new UndeliverableError(target, msg.type, 'mailbox-full'));
     });
   }
 
@@ -184,11 +186,8 @@ export class ActorSystem {
     if (this.transport) await this.transport.close();
   }
 
-  private lastDeadReason: DeadLetterReason = 'no-such-actor';
-
   /** Publishes a dead letter; tells the sender (unless it is this runtime itself) with an $undeliverable signal. */
   deadLetter(to: string, sender: ActorRef | undefined, message: Message, reason: DeadLetterReason, detail: string, tellSender = true): TellResult {
-    this.lastDeadReason = reason;
     this.deadLetters.publish({ to, from: sender?.address, message, reason, detail, at: Date.now() });
     if (tellSender && sender) {
       const cell = this.local.get(sender.address);

@@ -103,6 +103,17 @@ describe('actor system', () => {
     expect(sys.deadLetters.count('no-route')).toBe(1);
   });
 
+  it('ask to a full mailbox fails at once with reason mailbox-full, whatever the policy', async () => {
+    for (const policy of ['reject', 'backpressure'] as const) {
+      const sys = new ActorSystem();
+      const t = sys.spawn<Echo, null>('t', { init: () => null, receive: (s) => s }, { mailbox: { capacity: 1, policy } });
+      t.tell({ type: 'echo', text: 'fills it' });
+      const e = await sys.ask<Echo, Echo>(t, { type: 'echo', text: '' }, 1000).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(UndeliverableError);
+      expect((e as UndeliverableError).reason).toBe('mailbox-full');
+    }
+  });
+
   it('a late reply to an expired ask is a dead letter, not a crash', async () => {
     const clock = new ManualClock();
     const sys = new ActorSystem({ clock });
