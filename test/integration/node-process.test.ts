@@ -64,3 +64,23 @@ actors:
     expect(r.stderr).toContain('actor e: unknown kind "nope": expected one of crasher, echo, forward, sink, ticker');
   });
 });
+
+describe('rt up', () => {
+  it('gives up on a node that keeps dying, stops the others, and exits 1 saying why', () => {
+    const file = topology(
+      'budget',
+      `nodes:
+  good: { host: local, cores: [0], actors: [e] }
+  bad:  { host: local, cores: [1], actors: [c], supervision: { max_restarts: 0, within_s: 10 }, restart: { max_restarts: 2, within_s: 60, backoff_min_ms: 10, backoff_max_ms: 20 } }
+actors:
+  e: { kind: echo }
+  c: { kind: crasher, options: { after_ms: 50 } }
+`,
+    );
+    const r = spawnSync(process.execPath, [RT, 'up', '--topology', file, '--log-dir', join(dir, 'budget-logs')], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.status).toBe(1);
+    expect(r.stdout).toMatch(/node bad exit 70; restarting in \d+ ms \(restart 1\)/);
+    expect(r.stdout).toContain('rt up: node bad died (exit 70) more than 2 times within 60 s; stopping all nodes');
+    expect(r.stdout).toMatch(/good +stopped .*last exit 0/);
+  });
+});
