@@ -12,13 +12,15 @@ import type { Message } from './message.ts';
  * cost, not bytes, is what limits throughput. Bodies are plain msgpack maps, so any msgpack
  * decoder can read a frame and two processes need no shared schema state.
  *
- *   [FRAME_VERSION, node, incarnation, epoch, ts_ms, count, [address...], to, from, seq, trace, body, ...]
+ *   [FRAME_VERSION, node, incarnation, epoch, ts_ms, [address...], to, from, seq, trace, body, ...]
+ *
+ * The number of envelopes follows from the array's length (5 fields each).
  *
  * to and from are an index into the address table, or the address itself.
  * trace is '' (none), a traceparent string, or [traceparent, tracestate].
  */
-export const FRAME_VERSION = 2;
-const HEADER = 7;
+export const FRAME_VERSION = 3;
+const HEADER = 6;
 const NO_ADDRESSES: readonly string[] = Object.freeze([]);
 const PER_ENVELOPE = 5;
 
@@ -66,13 +68,12 @@ export function encodeFrame(header: FrameHeader, items: readonly Outgoing[], sta
     flat[2] = header.incarnation;
     flat[3] = header.epoch;
     flat[4] = Date.now();
-    flat[5] = 1;
-    flat[6] = NO_ADDRESSES;
-    flat[7] = o.to;
-    flat[8] = o.from;
-    flat[9] = o.seq;
-    flat[10] = o.tracestate === '' ? o.traceparent : [o.traceparent, o.tracestate];
-    flat[11] = o.body;
+    flat[5] = NO_ADDRESSES;
+    flat[6] = o.to;
+    flat[7] = o.from;
+    flat[8] = o.seq;
+    flat[9] = o.tracestate === '' ? o.traceparent : [o.traceparent, o.tracestate];
+    flat[10] = o.body;
     return packr.pack(flat);
   }
   const addresses: string[] = [];
@@ -90,8 +91,7 @@ export function encodeFrame(header: FrameHeader, items: readonly Outgoing[], sta
   flat[2] = header.incarnation;
   flat[3] = header.epoch;
   flat[4] = Date.now();
-  flat[5] = count;
-  flat[6] = addresses;
+  flat[5] = addresses;
   let j = HEADER;
   let lastTo = '';
   let lastToI = -1;
@@ -120,12 +120,13 @@ export function decodeFrame(buf: Uint8Array): Frame {
   }
   if (!Array.isArray(flat) || flat.length < HEADER) throw new CodecError(`expected an array of at least ${HEADER} items`);
   if (flat[0] !== FRAME_VERSION) throw new CodecError(`version ${String(flat[0])}, expected ${FRAME_VERSION}`);
-  const [, node, incarnation, epoch, ts, count, addresses] = flat as [number, unknown, unknown, unknown, unknown, unknown, unknown];
+  const [, node, incarnation, epoch, ts, addresses] = flat as [number, unknown, unknown, unknown, unknown, unknown];
   if (typeof node !== 'string' || typeof incarnation !== 'number') throw new CodecError('node must be a string and incarnation a number');
   if (typeof epoch !== 'number' || typeof ts !== 'number') throw new CodecError('epoch and ts must be numbers');
   if (!Array.isArray(addresses) || !addresses.every((a) => typeof a === 'string')) throw new CodecError('the address table must be a list of strings');
-  if (typeof count !== 'number' || flat.length !== HEADER + count * PER_ENVELOPE) {
-    throw new CodecError(`count ${String(count)} does not match ${flat.length - HEADER} envelope fields`);
+  const count = (flat.length - HEADER) / PER_ENVELOPE;
+  if (!Number.isInteger(count)) {
+    throw new CodecError(`${flat.length - HEADER} envelope fields: expected a multiple of ${PER_ENVELOPE} (to, from, seq, trace, body)`);
   }
   const table = addresses as string[];
   const envelopes: Envelope[] = new Array(count);
