@@ -20,6 +20,9 @@ const rows: [string, string, string][] = [
   ['IPC round trip, bare zeromq.js DEALER/ROUTER', trio('zmq_raw.rtt'), ''],
   ['IPC round trip, bare Node Unix socket', trio('uds_raw.rtt'), ''],
   ['runtime / bare zeromq, p99 (p50)', `${v('ipc.rtt.p99_ratio', 2)} (${v('ipc.rtt.p50_ratio', 2)})`, '<= 1.3 (p99)'],
+  ['IPC round trip through the runtime, 256-byte payload', trio('ipc_256b.rtt'), ''],
+  ['IPC round trip, bare zeromq.js, 256-byte payload', trio('zmq_raw_256b.rtt'), ''],
+  ['runtime / bare zeromq, p99, 256-byte payload', v('ipc_256b.rtt.p99_ratio', 2), ''],
   ['CPU per round trip, both processes: runtime / zeromq / socket', `${v('ipc.cpu_us_per_rtt', 0)} / ${v('zmq_raw.cpu_us_per_rtt', 0)} / ${v('uds_raw.cpu_us_per_rtt', 0)} µs`, ''],
   ['IPC one-way through the runtime', `${v('ipc.oneway.msgs_per_s', 0)} msg/s`, '>= 2,000,000'],
 ];

@@ -55,6 +55,25 @@ report.add({ name: 'ipc.rtt.p99_ratio', value: ours.latency.p99_us / zmq.latency
 report.add({ name: 'ipc.rtt.p50_ratio', value: ours.latency.p50_us / zmq.latency.p50_us, unit: 'ratio', better: 'lower', n, note: 'runtime / bare zeromq' });
 report.add({ name: 'ipc.rtt.p50_ratio_vs_uds', value: ours.latency.p50_us / uds.latency.p50_us, unit: 'ratio', better: 'lower', n, note: 'runtime / bare Unix socket (the floor for a Node process hop)' });
 
+// zeromq.js copies a message of up to 128 bytes but hands a larger one over zero-copy (and must
+// release it on the JS thread); the receiver gets it as an external buffer. A message of 256 bytes
+// shows what that step costs, bare and through the runtime, in the same alternating run.
+const LARGE_PAYLOAD_BYTES = 256;
+console.log(`ipc round trips with a ${LARGE_PAYLOAD_BYTES}-byte payload, ${rounds} alternating rounds...`);
+const largeOptions = { round_trips, payload_bytes: LARGE_PAYLOAD_BYTES };
+const large = await runAlternating(
+  {
+    ipc_256b: () => measureRuntimeIpcPingPong(largeOptions),
+    zmq_raw_256b: () => measureZmqPingPong(largeOptions),
+  },
+  rounds,
+  (name, round, result) => console.log(describePingPong(`round ${round} ${name}`, result)),
+);
+const large_payload = `${LARGE_PAYLOAD_BYTES}-byte payload, ${PINGPONG_DEFAULTS.warmup} warm-up round trips`;
+const oursLarge = addPingPongFigures(report, 'ipc_256b', large.ipc_256b, `as ipc, ${large_payload}; ${pinning}`);
+const zmqLarge = addPingPongFigures(report, 'zmq_raw_256b', large.zmq_raw_256b, `as zmq_raw, ${large_payload}; ${pinning}`);
+report.add({ name: 'ipc_256b.rtt.p99_ratio', value: oursLarge.latency.p99_us / zmqLarge.latency.p99_us, unit: 'ratio', better: 'lower', n: oursLarge.latency.n, note: 'runtime / bare zeromq, 256-byte payload' });
+
 console.log('ipc one-way throughput...');
 const oneways = [];
 for (let i = 0; i < rounds; i++) {
