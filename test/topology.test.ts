@@ -6,8 +6,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { stringify } from 'yaml';
 import { validateCommand } from '../runtime/cli/validate.ts';
 import { actorSpecOf, nodeOf, nodesOnHost } from '../runtime/placement.ts';
-import {
 import { runtimeKinds } from '../runtime/kinds/runtime-kinds.ts';
+import {
   loadTopology,
   parseTopology,
   TopologyError,
