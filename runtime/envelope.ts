@@ -12,7 +12,7 @@ export interface Envelope {
   /** the message's `type`, readable without touching the body (inspection, subjects) */
   type: string;
   body: Message;
-  /** per sender->receiver pair, from 1, restarting at 1 with each sender-node incarnation */
+  /** per link (sender node -> receiver node), from 1, restarting at 1 with each incarnation of the sending node */
   seq: number;
   /** lease epoch of the sending node (0 until failover assigns one); fencing compares it */
   epoch: number;

@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import * as zmq from 'zeromq';
 import type { ActorSystem } from './actor-system.ts';
-import { ASK_PREFIX } from './actor-system.ts';
 import { CodecError, decodeFrame, encodeFrame, type Frame, type FrameHeader, type Outgoing } from './codec.ts';
 import type { Envelope, RemoteTransport } from './envelope.ts';
 import type { Message } from './message.ts';
@@ -50,26 +49,26 @@ export function ipcEndpoint(ipcDir: string, node: string): string {
 /**
  * Envelopes between the nodes of one host over ZeroMQ `ipc://` sockets. Each node binds one PULL
  * socket (`<ipcDir>/<node>.sock`); to reach a peer it connects one PUSH socket to the peer's, so
- * each sender->receiver pair flows through one FIFO pipe. Envelopes told during a dispatcher turn
- * are packed into frames at the end of the turn (one zmq message carries up to batchMax).
+ * everything from one node to another, hence each sender->receiver actor pair, flows through one
+ * FIFO pipe. Envelopes told during a dispatcher turn are packed into frames at the end of the turn
+ * (one zmq message carries up to batchMax).
  *
  * A peer that is down: its PUSH socket has `immediate` set, so zmq queues nothing for it and the
  * envelopes stay in this transport's own outbox, in order, for up to holdMs (at most holdMax of
  * them); past either bound they become dead letters with reason node-unreachable and their
  * senders are told. zmq reconnects on its own when the peer's socket comes back.
  *
- * Sequence numbers per sender->receiver pair (restarting with each incarnation of the sending
- * node) let the receiver drop duplicates and count gaps.
+ * Every envelope on a link carries the next sequence number of that link (sender node ->
+ * receiver node, restarting with each incarnation of the sending node): the receiver drops a
+ * duplicate and counts a gap, with state bounded by the number of nodes, not of actor pairs.
  */
 export class IpcTransport implements RemoteTransport {
   /** Random per process start: a receiver resets its sequence tracking when it changes. */
   readonly incarnation = randomBytes(4).readUInt32BE(0);
   private readonly pull: zmq.Pull;
   private readonly links = new Map<string, Link>();
-  private readonly seqOut = new Map<string, { seq: number }>();
-  private lastOut = { from: '', to: '', counter: { seq: 0 } };
+  /** Last sequence number seen per sending node (bounded by the number of nodes). */
   private readonly seqIn = new Map<string, { incarnation: number; seq: number }>();
-  private lastIn = { from: '', to: '', record: { incarnation: 0, seq: 0 } };
   private readonly sockPath: string;
   private closed = false;
   private receiving: Promise<void> | undefined;
@@ -102,18 +101,7 @@ export class IpcTransport implements RemoteTransport {
       link = new Link(this, node);
       this.links.set(node, link);
     }
-    // Pairs involving an ask's one-shot address are unordered by nature: no sequence, no map entry.
-    let seq = 0;
-    if (from === this.lastOut.from && to === this.lastOut.to) seq = ++this.lastOut.counter.seq;
-    else if (!from.startsWith(ASK_PREFIX) && !to.startsWith(ASK_PREFIX)) {
-      const key = from + '\u0000' + to;
-      let counter = this.seqOut.get(key);
-      if (!counter) this.seqOut.set(key, (counter = { seq: 0 }));
-      seq = ++counter.seq;
-      // A burst usually repeats one pair: remember it, to skip the key and the lookup next time.
-      this.lastOut = { from, to, counter };
-    }
-    link.enqueue({ to, from, seq, traceparent, tracestate, body }, this.system.dispatcher.now);
+    link.enqueue({ to, from, seq: 0, traceparent, tracestate, body }, this.system.dispatcher.now);
   }
 
   /** Links with envelopes told during the current turn, flushed when it ends. */
@@ -191,7 +179,7 @@ export class IpcTransport implements RemoteTransport {
     const envelopes = frame.envelopes;
     for (let i = start; i < envelopes.length; i++) {
       const env = envelopes[i];
-      if (env.seq !== 0 && !this.inSequence(env, frame.incarnation)) continue;
+      if (!this.inSequence(env, frame)) continue;
       this.receivedEnvelopes++;
       if (this.system.deliverEnvelope(env) === 'full') {
         const box = this.system.cellOf(env.to)?.mailbox;
@@ -225,24 +213,19 @@ export class IpcTransport implements RemoteTransport {
     if (next) await next;
   }
 
-  /** Per-pair sequence check: drops a duplicate, counts a gap; false when the envelope must be dropped. */
-  private inSequence(env: Envelope, incarnation: number): boolean {
-    let last: { incarnation: number; seq: number } | undefined;
-    if (env.from === this.lastIn.from && env.to === this.lastIn.to) last = this.lastIn.record;
-    else {
-      const key = env.from + '\u0000' + env.to;
-      last = this.seqIn.get(key);
-      if (!last) this.seqIn.set(key, (last = { incarnation, seq: env.seq - 1 }));
-      this.lastIn = { from: env.from, to: env.to, record: last };
-    }
-    if (last.incarnation !== incarnation) {
-      last.incarnation = incarnation;
+  /** Per-link sequence check: drops a duplicate, counts a gap; false when the envelope must be dropped. */
+  private inSequence(env: Envelope, frame: Frame): boolean {
+    let last = this.seqIn.get(frame.node);
+    if (!last) this.seqIn.set(frame.node, (last = { incarnation: frame.incarnation, seq: env.seq - 1 }));
+    if (last.incarnation !== frame.incarnation) {
+      // The sending node restarted: its numbering starts again.
+      last.incarnation = frame.incarnation;
       last.seq = env.seq;
       return true;
     }
     if (env.seq <= last.seq) {
       this.duplicates++;
-      this.system.deadLetter(env.to, undefined, env.body, 'duplicate', `seq ${env.seq} from ${env.from} already delivered (last ${last.seq})`, false);
+      this.system.deadLetter(env.to, undefined, env.body, 'duplicate', `seq ${env.seq} from node ${frame.node} already delivered (last ${last.seq})`, false);
       return false;
     }
     if (env.seq > last.seq + 1) this.gaps += env.seq - last.seq - 1;
@@ -284,6 +267,8 @@ class Link {
   private writing = false;
   private flushScheduled = false;
   connected = false;
+  /** Sequence number of the last envelope queued on this link (from 1, per incarnation of this node). */
+  private seq = 0;
   sentFrames = 0;
   sentEnvelopes = 0;
   expired = 0;
@@ -313,6 +298,7 @@ class Link {
       this.transport.undeliverable(o, this.node, `${this.held} envelopes already held (hold_max ${this.transport.options.holdMax})`);
       return;
     }
+    o.seq = ++this.seq;
     this.queue.push(o);
     this.times.push(now);
     if (!this.flushScheduled && !this.writing) {
