@@ -59,7 +59,8 @@ async function echo(config: PingPongRoleConfig, counter: EchoCounter): Promise<v
 async function client(config: PingPongRoleConfig, run: RoundTripRun): Promise<void> {
   const system = await node('ping', config);
   const ping: Ping = { type: 'ping', payload: new Uint8Array(config.payload_bytes).fill(0x5a) };
-  // The pong node's socket may not be connected yet: one ask settles the link before timing.
+  // If the pong node's socket is not connected yet, the first ping waits in the outbox (hold_ms);
+  // the warm-up round trips absorb that before timing starts.
   await run.ready();
   await new Promise<void>((resolve, reject) => {
     const behavior: Behavior<Ping, null> = {

@@ -61,13 +61,14 @@ const unpackr = new Unpackr({ useRecords: false });
 /** Encodes items[start, start+count) as one frame. */
 export function encodeFrame(header: FrameHeader, items: readonly Outgoing[], start: number, count: number): Buffer {
   const flat: unknown[] = new Array(HEADER + count * PER_ENVELOPE);
+  flat[0] = FRAME_VERSION;
+  flat[1] = header.node;
+  flat[2] = header.incarnation;
+  flat[3] = header.epoch;
+  flat[4] = Date.now();
   if (count === 1) {
+    // A lone envelope carries its addresses inline: no table, no map.
     const o = items[start];
-    flat[0] = FRAME_VERSION;
-    flat[1] = header.node;
-    flat[2] = header.incarnation;
-    flat[3] = header.epoch;
-    flat[4] = Date.now();
     flat[5] = NO_ADDRESSES;
     flat[6] = o.to;
     flat[7] = o.from;
@@ -86,11 +87,6 @@ export function encodeFrame(header: FrameHeader, items: readonly Outgoing[], sta
     }
     return i;
   };
-  flat[0] = FRAME_VERSION;
-  flat[1] = header.node;
-  flat[2] = header.incarnation;
-  flat[3] = header.epoch;
-  flat[4] = Date.now();
   flat[5] = addresses;
   let j = HEADER;
   let lastTo = '';
