@@ -14,6 +14,11 @@ export interface DispatcherOptions {
   turnBudgetMs?: number;
 }
 
+export const DEFAULT_THROUGHPUT_MSGS = 64;
+export const DEFAULT_TURN_BUDGET_MS = 5;
+/** The coarse clock is refreshed (and the turn budget checked) every this many messages. */
+const CLOCK_EVERY_MSGS = 512;
+
 /**
  * One per node: a FIFO run queue of actors with work, drained on the event loop thread. A turn
  * runs until the queue is empty or the time budget is spent, then yields with setImmediate so
@@ -35,8 +40,8 @@ export class Dispatcher {
   private readonly turnEndHooks: (() => void)[] = [];
 
   constructor(options: DispatcherOptions = {}) {
-    this.throughput = options.throughput ?? 64;
-    this.turnBudgetMs = options.turnBudgetMs ?? 5;
+    this.throughput = options.throughput ?? DEFAULT_THROUGHPUT_MSGS;
+    this.turnBudgetMs = options.turnBudgetMs ?? DEFAULT_TURN_BUDGET_MS;
   }
 
   schedule(r: Runnable): void {
@@ -103,7 +108,7 @@ export class Dispatcher {
         this.handled += n;
         if (!r.queued && r.hasWork()) this.schedule(r);
         sinceClock += n + 1;
-        if (sinceClock >= 512) {
+        if (sinceClock >= CLOCK_EVERY_MSGS) {
           sinceClock = 0;
           this.now = performance.now();
           if (this.now > deadline) break;

@@ -22,6 +22,11 @@ export interface IpcTransportOptions {
 
 /** How long one zmq send may wait for the peer before the transport re-checks its hold bounds. */
 const SEND_WAIT_MS = 50;
+/** Frames libzmq may queue per peer before a send would wait (the outbox holds the rest). */
+const ZMQ_SEND_HWM_FRAMES = 10_000;
+/** zmq's reconnect to a peer's socket: first retry after this, backing off up to the max. */
+const RECONNECT_MIN_MS = 10;
+const RECONNECT_MAX_MS = 200;
 
 export interface LinkStats {
   node: string;
@@ -281,9 +286,9 @@ class Link {
       immediate: true,
       linger: 0,
       sendTimeout: 0,
-      sendHighWaterMark: 10_000,
-      reconnectInterval: 10,
-      reconnectMaxInterval: 200,
+      sendHighWaterMark: ZMQ_SEND_HWM_FRAMES,
+      reconnectInterval: RECONNECT_MIN_MS,
+      reconnectMaxInterval: RECONNECT_MAX_MS,
     });
     this.push.connect(ipcEndpoint(transport.options.ipcDir, node));
   }
