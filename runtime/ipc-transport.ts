@@ -158,13 +158,18 @@ export class IpcTransport implements RemoteTransport {
       const dispatcher = this.system.dispatcher;
       // Enqueue times (a mailbox's oldest-message age) are read from the dispatcher's coarse clock.
       dispatcher.now = performance.now();
-      let blocked: Promise<void> | undefined;
-      dispatcher.deliverAndRun(() => {
-        blocked = this.onFrame(parts[0]);
-      });
-      if (blocked) await blocked;
+      this.frame = parts[0];
+      this.blocked = undefined;
+      dispatcher.deliverAndRun(this.deliverFrame);
+      if (this.blocked) await this.blocked;
     }
   }
+
+  private frame: Buffer = Buffer.alloc(0);
+  private blocked: Promise<void> | undefined;
+  private readonly deliverFrame = (): void => {
+    this.blocked = this.onFrame(this.frame);
+  };
 
   /** Delivers a frame; returns a promise only when a back-pressured mailbox made it stop part-way. */
   private onFrame(buf: Buffer): Promise<void> | undefined {
@@ -333,8 +338,9 @@ class Link {
     if (this.held === 0 || this.transport.isClosed) {
       this.writing = false;
       if (this.held === 0) {
-        this.queue = [];
-        this.times = [];
+        // Emptied in place: a new pair of arrays per frame would be garbage on every message.
+        this.queue.length = 0;
+        this.times.length = 0;
         this.head = 0;
       }
       return;
