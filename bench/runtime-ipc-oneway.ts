@@ -37,9 +37,7 @@ export interface OnewayResult {
 
 async function node(name: string, ipcDir: string): Promise<ActorSystem> {
   const system = new ActorSystem({ node: name, nodeOf: (a) => placement[a] });
-  const t = new IpcTransport(system, { ipcDir, ...TOPOLOGY_DEFAULTS.transport });
-  system.attachTransport(t);
-  await t.start();
+  await IpcTransport.attach(system, { ipcDir, ...TOPOLOGY_DEFAULTS.transport });
   return system;
 }
 

@@ -3,13 +3,9 @@ import type { Behavior } from '../runtime/actor.ts';
 import { ActorSystem } from '../runtime/actor-system.ts';
 import { IpcTransport } from '../runtime/ipc-transport.ts';
 import { TOPOLOGY_DEFAULTS } from '../runtime/topology.ts';
-import { runPinnedChild } from './pinned-process.ts';
 import {
-  describePingPong,
-  isEntryScript,
-  pingPongRoleConfig,
+  pingPongScript,
   runPingPong,
-  runPingPongRole,
   type EchoCounter,
   type PingPongOptions,
   type PingPongResult,
@@ -31,9 +27,7 @@ const placement: Record<string, string> = { echo: 'pong', pinger: 'ping' };
 
 async function node(name: string, config: PingPongRoleConfig): Promise<ActorSystem> {
   const system = new ActorSystem({ node: name, nodeOf: (a) => placement[a] });
-  const transport = new IpcTransport(system, { ipcDir: dirname(config.path), ...TOPOLOGY_DEFAULTS.transport });
-  system.attachTransport(transport);
-  await transport.start();
+  await IpcTransport.attach(system, { ipcDir: dirname(config.path), ...TOPOLOGY_DEFAULTS.transport });
   return system;
 }
 
@@ -78,11 +72,4 @@ async function client(config: PingPongRoleConfig, run: RoundTripRun): Promise<vo
   });
 }
 
-if (isEntryScript(import.meta.url)) {
-  if (process.argv.includes('--role')) {
-    runPinnedChild(() => runPingPongRole(pingPongRoleConfig(), { echo, client }));
-  } else {
-    const result = await measureRuntimeIpcPingPong();
-    console.log(describePingPong('runtime ipc (pinger core 0, echo core 1)', result));
-  }
-}
+await pingPongScript(import.meta.url, { echo, client }, 'runtime ipc (pinger core 0, echo core 1)');

@@ -164,14 +164,9 @@ export class ActorCell<M extends Message = Message, S = unknown> implements Deli
     }
   }
 
-  /** Re-initialises a suspended (or running) actor in place: same address, same mailbox, fresh state. */
-  async restart(): Promise<void> {
-    await this.halt();
-    this.reinit();
-  }
-
   /**
-   * First half of a restart: suspends the actor, stops its children and runs its stop hook. Its
+   * First half of a restart (a supervisor calls halt() then reinit(): same address, same mailbox,
+   * fresh state): suspends the actor, stops its children and runs its stop hook. Its
    * mailbox keeps accepting messages (within its bound) until reinit(). Supervisors restarting
    * several siblings halt them all (in reverse start order) before re-initialising any.
    */

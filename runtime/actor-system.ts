@@ -21,7 +21,7 @@ export interface ActorSystemOptions extends DispatcherOptions {
 
 export class DuplicateAddressError extends Error {
   constructor(readonly address: string) {
-    super(`an actor is already running at address "${address}"`);
+    super(`an actor is already running at address "${address}": expected a free address (stop that actor first, or spawn at another)`);
   }
 }
 

@@ -94,6 +94,22 @@ export class IpcTransport implements RemoteTransport {
     system.dispatcher.onTurnEnd(() => this.flushDirty());
   }
 
+  /**
+   * Makes `system` reachable over ipc: a transport for it, attached as its route to other nodes,
+   * bound and reading. A socket that cannot be bound closes the transport and throws.
+   */
+  static async attach(system: ActorSystem, options: IpcTransportOptions): Promise<IpcTransport> {
+    const transport = new IpcTransport(system, options);
+    system.attachTransport(transport);
+    try {
+      await transport.start();
+    } catch (e) {
+      await transport.close();
+      throw e;
+    }
+    return transport;
+  }
+
   /** Binds this node's socket and starts reading. */
   async start(): Promise<void> {
     await this.pull.bind(ipcEndpoint(this.options.ipcDir, this.system.node));
@@ -112,9 +128,14 @@ export class IpcTransport implements RemoteTransport {
   /** Links with envelopes told during the current turn, flushed when it ends. */
   private dirty: Link[] = [];
 
-  /** @internal */
-  markDirty(link: Link): void {
-    this.dirty.push(link);
+  /**
+   * @internal Frames are cut at the end of the current dispatcher turn, so everything told in one
+   * turn shares a frame and leaves before this node goes back to waiting; a tell from outside any
+   * turn is flushed at the end of the current microtask queue instead.
+   */
+  scheduleFlush(link: Link): void {
+    if (this.system.dispatcher.inTurn) this.dirty.push(link);
+    else queueMicrotask(link.flush);
   }
 
   private flushDirty(): void {
@@ -122,10 +143,6 @@ export class IpcTransport implements RemoteTransport {
     const links = this.dirty;
     this.dirty = [];
     for (const l of links) l.flush();
-  }
-
-  get dispatcherInTurn(): boolean {
-    return this.system.dispatcher.inTurn;
   }
 
   /** @internal */
@@ -313,11 +330,7 @@ class Link {
     this.times.push(now);
     if (!this.flushScheduled && !this.writing) {
       this.flushScheduled = true;
-      // Frames are cut at the end of the current dispatcher turn, so everything told in one turn
-      // shares a frame and leaves before this node goes back to waiting; a tell from outside any
-      // turn is flushed at the end of the current microtask queue instead.
-      if (this.transport.dispatcherInTurn) this.transport.markDirty(this);
-      else queueMicrotask(this.flush);
+      this.transport.scheduleFlush(this);
     }
   }
 

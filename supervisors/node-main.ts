@@ -51,12 +51,10 @@ export async function startNode(topology: Topology, node: string, kinds: KindReg
   mkdirSync(ipcDir, { recursive: true });
   const releasePid = claimPidFile(ipcDir, node);
   const system = new ActorSystem({ node, nodeOf: (a) => nodeOf(topology, a) });
-  const transport = new IpcTransport(system, { ipcDir, holdMs, holdMax, batchMax });
-  system.attachTransport(transport);
+  let transport: IpcTransport;
   try {
-    await transport.start();
+    transport = await IpcTransport.attach(system, { ipcDir, holdMs, holdMax, batchMax });
   } catch (e) {
-    await transport.close();
     releasePid();
     throw e;
   }

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { CpuInterference } from '../cpu-interference.ts';
 import { LatencyHistogram, type LatencySummary } from '../latency.ts';
 import type { BenchReport } from '../report.ts';
-import { PinnedProcess, announceReady, announceResult, awaitSignal } from '../pinned-process.ts';
+import { PinnedProcess, announceReady, announceResult, awaitSignal, isEntryScript, runPinnedChild } from '../pinned-process.ts';
 
 // Transport files already import it from here; it lives with the child-process concept.
 export { isEntryScript } from '../pinned-process.ts';
@@ -122,6 +122,16 @@ export async function runPingPong(script: URL, overrides: Partial<PingPongOption
 async function requirePinned(child: PinnedProcess, name_prefix: string, cores: string): Promise<void> {
   const count = await child.pinThreads(name_prefix, cores);
   if (count === 0) throw new Error(`${child.label}: no thread named ${name_prefix}* to pin to cores ${cores}`);
+}
+
+/**
+ * The entry point of a ping-pong transport script: started with `--role` (by runPingPong) it runs
+ * that role; run alone (`node --import tsx <script>`) it measures once and prints one line.
+ */
+export async function pingPongScript(moduleUrl: string, roles: PingPongRoles, label: string): Promise<void> {
+  if (!isEntryScript(moduleUrl)) return;
+  if (process.argv.includes('--role')) runPinnedChild(() => runPingPongRole(pingPongRoleConfig(), roles));
+  else console.log(describePingPong(label, await runPingPong(new URL(moduleUrl))));
 }
 
 /* ---- child side ---- */

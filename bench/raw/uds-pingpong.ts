@@ -1,11 +1,8 @@
 import { once } from 'node:events';
 import { connect, createServer, type Socket } from 'node:net';
-import { isEntryScript, runPinnedChild } from '../pinned-process.ts';
 import {
-  describePingPong,
-  pingPongRoleConfig,
+  pingPongScript,
   runPingPong,
-  runPingPongRole,
   type EchoCounter,
   type PingPongOptions,
   type PingPongResult,
@@ -94,11 +91,4 @@ async function client(config: PingPongRoleConfig, run: RoundTripRun): Promise<vo
   });
 }
 
-if (isEntryScript(import.meta.url)) {
-  if (process.argv.includes('--role')) {
-    runPinnedChild(() => runPingPongRole(pingPongRoleConfig(), { echo, client }));
-  } else {
-    const result = await measureUdsPingPong();
-    console.log(describePingPong('uds raw (client core 0, echo core 1)', result));
-  }
-}
+await pingPongScript(import.meta.url, { echo, client }, 'uds raw (client core 0, echo core 1)');

@@ -1,10 +1,7 @@
 import { Dealer, Router } from 'zeromq';
-import { isEntryScript, runPinnedChild } from '../pinned-process.ts';
 import {
-  describePingPong,
-  pingPongRoleConfig,
+  pingPongScript,
   runPingPong,
-  runPingPongRole,
   type EchoCounter,
   type PingPongOptions,
   type PingPongResult,
@@ -49,11 +46,4 @@ async function client(config: PingPongRoleConfig, run: RoundTripRun): Promise<vo
   }
 }
 
-if (isEntryScript(import.meta.url)) {
-  if (process.argv.includes('--role')) {
-    runPinnedChild(() => runPingPongRole(pingPongRoleConfig(), { echo, client }));
-  } else {
-    const result = await measureZmqPingPong();
-    console.log(describePingPong('zmq raw DEALER/ROUTER (client core 0, echo core 1)', result));
-  }
-}
+await pingPongScript(import.meta.url, { echo, client }, 'zmq raw DEALER/ROUTER (client core 0, echo core 1)');

@@ -78,9 +78,7 @@ beforeAll(async () => {
   up.stderr?.on('data', (b) => (upOut += b));
   upExit = new Promise((r) => up.on('exit', (code) => r(code)));
   probe = new ActorSystem({ node: 'probe', nodeOf: (a) => nodeOf(topology, a) });
-  const t = new IpcTransport(probe, { ...topology.transport });
-  probe.attachTransport(t);
-  await t.start();
+  await IpcTransport.attach(probe, { ...topology.transport });
 });
 
 afterAll(async () => {

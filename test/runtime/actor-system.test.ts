@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Behavior } from '../../runtime/actor.ts';
-import { ActorSystem } from '../../runtime/actor-system.ts';
+import { ActorSystem, DuplicateAddressError } from '../../runtime/actor-system.ts';
 import { AskTimeoutError, UndeliverableError } from '../../runtime/ask.ts';
 import { ManualClock } from '../../runtime/clock.ts';
 import type { Signal } from '../../runtime/signal.ts';
@@ -161,6 +161,13 @@ describe('actor system', () => {
     await sys.stop(t);
     expect(sys.deadLetters.latest()[0]).toMatchObject({ to: 't', reason: 'actor-stopped' });
     expect(t.tell({ type: 'echo', text: 'after' })).toBe('dead');
+  });
+
+  it('refuses a second actor at an address that is taken, saying what was expected', () => {
+    const sys = new ActorSystem();
+    sys.spawn<Echo, null>('one', { init: () => null, receive: (s) => s });
+    expect(() => sys.spawn<Echo, null>('one', { init: () => null, receive: (s) => s })).toThrow(DuplicateAddressError);
+    expect(() => sys.spawn<Echo, null>('one', { init: () => null, receive: (s) => s })).toThrow(/already running at address "one": expected a free address/);
   });
 
   it('timers deliver to self and are cancelled when the actor stops', async () => {

@@ -27,9 +27,7 @@ function ipcDir(): string {
 /** A node in this process: its own actor system and transport, placement given as a map. */
 async function node(name: string, dir: string, placement: Record<string, string>, opts: { holdMs?: number; holdMax?: number } = {}) {
   const system = new ActorSystem({ node: name, nodeOf: (a) => placement[a] });
-  const transport = new IpcTransport(system, { ipcDir: dir, holdMs: opts.holdMs ?? 5000, holdMax: opts.holdMax ?? 100_000, batchMax: 512 });
-  system.attachTransport(transport);
-  await transport.start();
+  const transport = await IpcTransport.attach(system, { ipcDir: dir, holdMs: opts.holdMs ?? 5000, holdMax: opts.holdMax ?? 100_000, batchMax: 512 });
   const stop = async () => system.shutdown();
   cleanups.push(stop);
   return { system, transport, stop };
