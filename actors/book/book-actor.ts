@@ -159,7 +159,6 @@ export const book = (opts: BookOptions): Behavior<BookMsg, BookState> => {
   };
 
   const applied = (s: BookState, ctx: ActorContext<BookMsg>, d: DepthDiff): void => {
-    s.counters.diffsApplied++;
     const u = s.sync.lastU;
     // Tickers the book has now reached: the one at exactly u is comparable; older ones described
     // states inside this diff that the book never held.
@@ -172,6 +171,10 @@ export const book = (opts: BookOptions): Behavior<BookMsg, BookState> => {
       check(s, ctx, exact);
       if (s.sync.state !== 'synced') return;
     }
+    publishTop(s, ctx, d);
+  };
+
+  const publishTop = (s: BookState, ctx: ActorContext<BookMsg>, d: DepthDiff): void => {
     const top = topOf(opts.symbol, s.sync, d, s);
     if (top.crossed) s.counters.crossedUpdates++;
     s.staleSent = false;
@@ -227,6 +230,10 @@ export const book = (opts: BookOptions): Behavior<BookMsg, BookState> => {
           }
           s.snapshotPending = false;
           ctx.timers.cancel('snapshot-retry');
+          // Buffered diffs were replayed onto the snapshot: publish where that left the book.
+          if (outcome === 'synced' && s.sync.lastApplied) {
+            publishTop(s, ctx, s.sync.lastApplied);
+          }
           return s;
         }
         case 'snapshot-retry':
@@ -267,7 +274,7 @@ function status(s: BookState, symbol: string): BookStatus {
     lastU: s.sync.lastU,
     levels: { bids: b.bids.length, asks: b.asks.length },
     top: { bid: b.bestBid, ask: b.bestAsk },
-    counters: { ...s.counters },
+    counters: { ...s.counters, diffsApplied: s.sync.diffsApplied },
     lastMismatch: s.lastMismatch,
   };
 }

@@ -33,6 +33,9 @@ export class BookSync {
   private buffer: DepthDiff[] = [];
   /** diffs dropped because the buffer was full while waiting for a snapshot */
   bufferOverflows = 0;
+  /** the last diff applied (its times stamp the top it produced) */
+  lastApplied: DepthDiff | undefined;
+  diffsApplied = 0;
   /** levels applied since creation (diffs and snapshots), for throughput figures */
   levelsApplied = 0;
 
@@ -60,6 +63,8 @@ export class BookSync {
         if (!this.chains(d)) return this.lose(d);
         this.levelsApplied += this.book.apply(d.bids, d.asks);
         this.lastU = d.u;
+        this.lastApplied = d;
+    this.diffsApplied++;
         return 'applied';
     }
   }
@@ -94,6 +99,8 @@ export class BookSync {
     if (!this.bridges(d, this.lastU)) return this.lose(d);
     this.levelsApplied += this.book.apply(d.bids, d.asks);
     this.lastU = d.u;
+    this.lastApplied = d;
+    this.diffsApplied++;
     this.state = 'synced';
     return 'applied';
   }
@@ -103,8 +110,13 @@ export class BookSync {
     return this.spot ? d.u <= id : d.u < id;
   }
 
+  /**
+   * Binance's bridge rule (futures U <= id <= u; spot U <= id + 1 <= u). A futures diff whose pu is
+   * the snapshot's id also continues it exactly: a snapshot taken at a diff boundary is followed
+   * by such a diff, and the strict rule would refuse every snapshot of a quiet book.
+   */
   private bridges(d: DepthDiff, id: number): boolean {
-    return this.spot ? d.U <= id + 1 && d.u >= id + 1 : d.U <= id && d.u >= id;
+    return this.spot ? d.U <= id + 1 && d.u >= id + 1 : (d.U <= id && d.u >= id) || d.pu === id;
   }
 
   private chains(d: DepthDiff): boolean {
