@@ -48,8 +48,14 @@ function exchange(steps: Step[], spot: boolean) {
       if (px < p) b.set(px, c.qty);
       else a.set(px, c.qty);
     }
-    for (const [k, q] of b) q === 0 ? truth.bids.delete(k) : truth.bids.set(k, q);
-    for (const [k, q] of a) q === 0 ? truth.asks.delete(k) : truth.asks.set(k, q);
+    for (const [k, q] of b) {
+      if (q === 0) truth.bids.delete(k);
+      else truth.bids.set(k, q);
+    }
+    for (const [k, q] of a) {
+      if (q === 0) truth.asks.delete(k);
+      else truth.asks.set(k, q);
+    }
     const U = u + 1;
     const pu = u;
     u += s.ids;
