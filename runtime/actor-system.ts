@@ -103,6 +103,18 @@ export class ActorSystem {
     return ref as ActorRef<M>;
   }
 
+  /**
+   * Starts the actor for an address that has none yet, when this node owns it (an entity of a
+   * pattern such as `book/*`, started on its first message, as Akka's sharding does). Returns
+   * whether an actor now lives there. Set by the node; unset, nothing is activated.
+   */
+  activate: ((address: string) => boolean) | undefined;
+
+  private activated(address: string): ActorCell | undefined {
+    if (!this.activate?.(address)) return undefined;
+    return this.cellOf(address);
+  }
+
   /** The local cell at an address, if any (for supervisors and inspection). */
   cellOf(address: string): ActorCell | undefined {
     const d = this.local.get(address);
@@ -130,7 +142,11 @@ export class ActorSystem {
   private sendRemote(address: string, msg: Message, sender: ActorRef | undefined, trace: TraceContext | undefined): TellResult {
     const node = address.startsWith(ASK_PREFIX) ? address.slice(ASK_PREFIX.length, address.indexOf('/', ASK_PREFIX.length)) : this.nodeOf(address);
     if (node === undefined) return this.deadLetter(address, sender, msg, 'no-route', `no node holds address "${address}"`);
-    if (node === this.node) return this.deadLetter(address, sender, msg, 'no-such-actor', `no actor at "${address}" on this node (${this.node})`);
+    if (node === this.node) {
+      const cell = this.activated(address);
+      if (cell) return cell.enqueue(msg, sender, trace);
+      return this.deadLetter(address, sender, msg, 'no-such-actor', `no actor at "${address}" on this node (${this.node})`);
+    }
     if (!this.transport) return this.deadLetter(address, sender, msg, 'no-route', `"${address}" lives on node ${node} but this node has no transport`);
     this.transport.send(node, address, sender ? sender.address : '', msg, trace?.traceparent ?? '', trace?.tracestate ?? '');
     return 'sent';
@@ -140,7 +156,7 @@ export class ActorSystem {
   deliverEnvelope(env: Envelope): TellResult {
     const sender = env.from === '' ? undefined : this.ref(env.from);
     const trace = env.traceparent === '' ? undefined : { traceparent: env.traceparent, tracestate: env.tracestate || undefined };
-    const cell = this.local.get(env.to);
+    const cell = this.local.get(env.to) ?? (env.to.startsWith(ASK_PREFIX) ? undefined : this.activated(env.to));
     if (!cell || cell.dead) {
       return this.deadLetter(env.to, sender, env.body, env.to.startsWith(ASK_PREFIX) ? 'ask-expired' : 'no-such-actor', `no actor at "${env.to}" on node ${this.node}`);
     }

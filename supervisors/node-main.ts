@@ -7,7 +7,8 @@ import { createLogger } from '../runtime/log.ts';
 import { claimPidFile } from '../runtime/pid-file.ts';
 import { nodeOf } from '../runtime/placement.ts';
 import type { Topology } from '../runtime/topology.ts';
-import { nodeRootSupervisor, rootAddress } from './node-root.ts';
+import { nodeRootSupervisor, patternActivator, rootAddress } from './node-root.ts';
+import { DynamicChildren } from './supervisor.ts';
 
 /** Exit code of a node whose root supervisor gave up (EX_SOFTWARE): systemd or `rt up` restarts it. */
 export const EXIT_ROOT_GAVE_UP = 70;
@@ -42,7 +43,13 @@ export async function startNode(topology: Topology, node: string, kinds: KindReg
   const spec = topology.nodes[node];
   if (!spec) throw new Error(`node "${node}" is not in ${topology.file}: expected one of ${Object.keys(topology.nodes).join(', ')}`);
   // Resolve every behaviour first: a bad kind or option fails the start before anything is bound.
-  const root = nodeRootSupervisor(topology, node, kinds);
+  const dynamic = new DynamicChildren();
+  const root = nodeRootSupervisor(topology, node, kinds, dynamic);
+  // Every pattern's kind must exist before anything starts, not on its first message.
+  for (const key of spec.actors) {
+    const a = topology.actors[key];
+    if (a.pattern && !kinds.has(a.kind)) kinds.create(a.kind, { address: key, node, options: a.options });
+  }
   const log = createLogger({ node });
   const pinned = opts.pin === false ? { cores: [] as number[] } : pinProcess(spec.cores);
   if ('error' in pinned && pinned.error) log.warn({ want: spec.cores, inForce: pinned.cores, error: pinned.error }, 'could not pin');
@@ -51,6 +58,7 @@ export async function startNode(topology: Topology, node: string, kinds: KindReg
   mkdirSync(ipcDir, { recursive: true });
   const releasePid = claimPidFile(ipcDir, node);
   const system = new ActorSystem({ node, nodeOf: (a) => nodeOf(topology, a) });
+  system.activate = patternActivator(topology, node, kinds, dynamic, (address, err) => log.warn({ actor: address, err }, 'could not start an actor for this address'));
   let transport: IpcTransport;
   try {
     transport = await IpcTransport.attach(system, { ipcDir, holdMs, holdMax, batchMax });

@@ -19,6 +19,29 @@ export interface SupervisorSpec {
   backoff: BackoffSpec;
   children: ChildSpec[];
   decide?: (error: Error, child: string) => Directive;
+  /** Children added at run time (OTP's start_child), e.g. one actor per symbol or per order. */
+  dynamic?: DynamicChildren;
+}
+
+/**
+ * The door through which children are added to a running supervisor. The supervisor opens it
+ * when it starts (and again after its own restart, when earlier dynamic children are gone, as in
+ * OTP's simple_one_for_one).
+ */
+export class DynamicChildren {
+  private starter: ((c: ChildSpec) => void) | undefined;
+
+  /** @internal the supervisor's side */
+  open(starter: ((c: ChildSpec) => void) | undefined): void {
+    this.starter = starter;
+  }
+
+  /** Starts `c` under the supervisor now. False when the supervisor is not running. */
+  start(c: ChildSpec): boolean {
+    if (!this.starter) return false;
+    this.starter(c);
+    return true;
+  }
 }
 
 export const DEFAULT_SUPERVISION: Omit<SupervisorSpec, 'children'> = {
@@ -135,6 +158,12 @@ export function supervisor(spec: SupervisorSpec): Behavior<SupervisorMsg, State>
         stopping: false,
       };
       for (const c of spec.children) startChild(ctx, c);
+      spec.dynamic?.open((c) => {
+        if (s.stopping || s.specs.has(c.address)) return;
+        s.specs.set(c.address, c);
+        s.order.push(c.address);
+        startChild(ctx, c);
+      });
       return s;
     },
 
@@ -184,6 +213,7 @@ export function supervisor(spec: SupervisorSpec): Behavior<SupervisorMsg, State>
 
     async stop(s, ctx) {
       s.stopping = true;
+      spec.dynamic?.open(undefined);
       for (const a of [...s.order].reverse()) await stopChild(s, ctx.system, a);
     },
 
