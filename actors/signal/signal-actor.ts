@@ -1,0 +1,264 @@
+// The signal actor: per-symbol features from the books' tops (features.ts), an ONNX model run
+// by onnxruntime-node, and order intents to risk. Its mailbox conflates per symbol, so it always
+// works on the newest top; inference runs one batch at a time (every symbol with a new top goes
+// into the same run), and a symbol whose book went stale while its inference ran is not acted on.
+import { fileURLToPath } from 'node:url';
+import type { ActorContext, Behavior } from '../../runtime/actor.ts';
+import type { KindContext } from '../../runtime/kind-registry.ts';
+import type { BookStale, BookTop } from '../book/book-top.ts';
+import { FEATURE_COUNT, FeatureState } from './features.ts';
+import { OnnxSignalModel } from './onnx-model.ts';
+import type { OrderIntent, Side } from './order-intent.ts';
+
+export const DEFAULT_MODEL_FILE = fileURLToPath(new URL('./model.onnx', import.meta.url));
+
+export interface SignalOptions {
+  modelFile: string;
+  /** where order intents go */
+  intentsTo: string;
+  /** p_up at or above this: buy; at or below sell_below: sell; between: nothing */
+  buyAbove: number;
+  sellBelow: number;
+  /** intent size, in quote currency (USDT), turned into a quantity at the touch */
+  orderNotional: number;
+  qtyDecimals: number;
+  /** at most one intent per symbol per this many ms of exchange time */
+  minIntervalMs: number;
+  /** most symbols followed (one feature state each) */
+  symbolsMax: number;
+}
+
+export function signalOptions(ctx: KindContext): SignalOptions {
+  const o = ctx.options as Record<string, unknown>;
+  const where = `actor ${ctx.address}: options`;
+  const num = (k: string, dflt: number, ok: (v: number) => boolean, what: string): number => {
+    const v = o[k] ?? dflt;
+    if (typeof v !== 'number' || !ok(v)) throw new TypeError(`${where}.${k}: expected ${what}, got ${JSON.stringify(v)}`);
+    return v;
+  };
+  const modelFile = o.model ?? DEFAULT_MODEL_FILE;
+  if (typeof modelFile !== 'string' || modelFile === '') throw new TypeError(`${where}.model: expected a path to an ONNX file, got ${JSON.stringify(modelFile)}`);
+  const intentsTo = o.intents_to ?? 'risk';
+  if (typeof intentsTo !== 'string' || intentsTo === '') throw new TypeError(`${where}.intents_to: expected an actor address, got ${JSON.stringify(intentsTo)}`);
+  const opts: SignalOptions = {
+    modelFile,
+    intentsTo,
+    buyAbove: num('buy_above', 0.6, (v) => v > 0 && v < 1, 'a probability in (0, 1)'),
+    sellBelow: num('sell_below', 0.4, (v) => v > 0 && v < 1, 'a probability in (0, 1)'),
+    orderNotional: num('order_notional', 1000, (v) => v > 0 && Number.isFinite(v), 'a positive amount of quote currency'),
+    qtyDecimals: num('qty_decimals', 3, (v) => Number.isInteger(v) && v >= 0 && v <= 12, 'an integer in 0..12'),
+    minIntervalMs: num('min_interval_ms', 1000, (v) => Number.isInteger(v) && v >= 0, 'an integer >= 0'),
+    symbolsMax: num('symbols_max', 256, (v) => Number.isInteger(v) && v >= 1, 'an integer >= 1'),
+  };
+  if (opts.sellBelow >= opts.buyAbove) throw new TypeError(`${where}.sell_below (${opts.sellBelow}): expected below buy_above (${opts.buyAbove})`);
+  return opts;
+}
+
+export type SignalStatusRequest = { type: 'signal-status' };
+type ModelLoaded = { type: 'model-loaded'; model: OnnxSignalModel };
+type ModelFailed = { type: 'model-failed'; error: Error };
+type Inferred = { type: 'inferred'; symbols: string[]; tops: BookTop[]; p: Float32Array };
+type InferFailed = { type: 'infer-failed'; error: Error };
+export type SignalMsg = BookTop | BookStale | SignalStatusRequest | ModelLoaded | ModelFailed | Inferred | InferFailed;
+
+interface SymbolState {
+  features: FeatureState;
+  stale: boolean;
+  /** newest top not yet run through the model */
+  dirty: BookTop | undefined;
+  lastIntentMs: number;
+  lastP: number;
+}
+
+export interface SignalCounters {
+  tops: number;
+  staleNotices: number;
+  crossedSkipped: number;
+  notReady: number;
+  batches: number;
+  inferences: number;
+  /** decisions dropped because the book went stale while the model ran */
+  staleAtDecision: number;
+  intents: { buy: number; sell: number };
+  cooldownSkipped: number;
+  unknownSymbolsRefused: number;
+}
+
+interface State {
+  model: OnnxSignalModel | undefined;
+  symbols: Map<string, SymbolState>;
+  inflight: boolean;
+  counters: SignalCounters;
+  batch: Float32Array;
+  vec: Float32Array;
+}
+
+export type SignalStatus = {
+  type: 'signal-status-reply';
+  model: string;
+  loaded: boolean;
+  counters: SignalCounters;
+  symbols: Record<string, { ready: boolean; stale: boolean; bars: number; lastP: number }>;
+};
+
+/** Rounds a quantity down to the lot precision (never more than the notional asked for). */
+const lot = (qty: number, decimals: number): number => {
+  const f = 10 ** decimals;
+  return Math.floor(qty * f) / f;
+};
+
+export const signal = (opts: SignalOptions): Behavior<SignalMsg, State> => {
+  const symbolOf = (s: State, symbol: string): SymbolState | undefined => {
+    let st = s.symbols.get(symbol);
+    if (!st) {
+      if (s.symbols.size >= opts.symbolsMax) return undefined;
+      st = { features: new FeatureState(symbol), stale: true, dirty: undefined, lastIntentMs: -Infinity, lastP: NaN };
+      s.symbols.set(symbol, st);
+    }
+    return st;
+  };
+
+  const runBatch = (s: State, ctx: ActorContext<SignalMsg>): void => {
+    if (s.inflight || !s.model) return;
+    const symbols: string[] = [];
+    const tops: BookTop[] = [];
+    for (const [sym, st] of s.symbols) {
+      if (!st.dirty) continue;
+      const top = st.dirty;
+      st.dirty = undefined;
+      if (st.stale) continue;
+      if (!st.features.features(s.vec)) {
+        s.counters.notReady++;
+        continue;
+      }
+      if (s.batch.length < (symbols.length + 1) * FEATURE_COUNT) {
+        const grown = new Float32Array(s.batch.length * 2);
+        grown.set(s.batch);
+        s.batch = grown;
+      }
+      s.batch.set(s.vec, symbols.length * FEATURE_COUNT);
+      symbols.push(sym);
+      tops.push(top);
+    }
+    if (symbols.length === 0) return;
+    s.inflight = true;
+    s.counters.batches++;
+    const self = ctx.self;
+    s.model.run(s.batch, symbols.length).then(
+      (p) => self.tell({ type: 'inferred', symbols, tops, p: p.slice(0, symbols.length) }),
+      (e: unknown) => self.tell({ type: 'infer-failed', error: e instanceof Error ? e : new Error(String(e)) }),
+    );
+  };
+
+  const decide = (s: State, ctx: ActorContext<SignalMsg>, sym: string, top: BookTop, p: number): void => {
+    const st = s.symbols.get(sym);
+    if (!st) return;
+    st.lastP = p;
+    s.counters.inferences++;
+    if (st.stale) {
+      s.counters.staleAtDecision++;
+      return;
+    }
+    const side: Side | undefined = p >= opts.buyAbove ? 'buy' : p <= opts.sellBelow ? 'sell' : undefined;
+    if (!side) return;
+    if (top.eventMs - st.lastIntentMs < opts.minIntervalMs) {
+      s.counters.cooldownSkipped++;
+      return;
+    }
+    const limitPrice = side === 'buy' ? top.ask : top.bid;
+    const qty = lot(opts.orderNotional / limitPrice, opts.qtyDecimals);
+    if (!(qty > 0)) return;
+    st.lastIntentMs = top.eventMs;
+    s.counters.intents[side]++;
+    ctx.tell<OrderIntent>(opts.intentsTo, {
+      type: 'order-intent',
+      id: `${sym}-${top.u}-${side}`,
+      symbol: sym,
+      side,
+      qty,
+      limitPrice,
+      confidence: Math.abs(p - 0.5) * 2,
+      pUp: p,
+      bookU: top.u,
+      rxMs: top.rxMs,
+    });
+  };
+
+  return {
+    init(ctx) {
+      const self = ctx.self;
+      OnnxSignalModel.load(opts.modelFile).then(
+        (model) => self.tell({ type: 'model-loaded', model }),
+        (e: unknown) => self.tell({ type: 'model-failed', error: e instanceof Error ? e : new Error(String(e)) }),
+      );
+      return {
+        model: undefined,
+        symbols: new Map(),
+        inflight: false,
+        counters: { tops: 0, staleNotices: 0, crossedSkipped: 0, notReady: 0, batches: 0, inferences: 0, staleAtDecision: 0, intents: { buy: 0, sell: 0 }, cooldownSkipped: 0, unknownSymbolsRefused: 0 },
+        batch: new Float32Array(FEATURE_COUNT * 8),
+        vec: new Float32Array(FEATURE_COUNT),
+      };
+    },
+
+    receive(s, msg, ctx) {
+      switch (msg.type) {
+        case 'book-top': {
+          s.counters.tops++;
+          const st = symbolOf(s, msg.symbol);
+          if (!st) {
+            s.counters.unknownSymbolsRefused++;
+            return s;
+          }
+          if (msg.crossed) {
+            s.counters.crossedSkipped++;
+            return s;
+          }
+          st.stale = false;
+          st.features.update(msg);
+          st.dirty = msg;
+          runBatch(s, ctx);
+          return s;
+        }
+        case 'book-stale': {
+          s.counters.staleNotices++;
+          const st = symbolOf(s, msg.symbol);
+          if (st) {
+            st.stale = true;
+            st.dirty = undefined;
+          }
+          return s;
+        }
+        case 'model-loaded':
+          s.model = msg.model;
+          runBatch(s, ctx);
+          return s;
+        case 'model-failed':
+          // Without a model there is no signal: fail, so the supervisor (and the operator) knows.
+          throw new Error(`signal model ${opts.modelFile} could not be loaded: ${msg.error.message}`);
+        case 'inferred':
+          s.inflight = false;
+          for (let i = 0; i < msg.symbols.length; i++) decide(s, ctx, msg.symbols[i], msg.tops[i], msg.p[i]);
+          runBatch(s, ctx);
+          return s;
+        case 'infer-failed':
+          throw new Error(`signal model ${opts.modelFile}: inference failed: ${msg.error.message}`);
+        case 'signal-status':
+          ctx.reply<SignalStatus>(statusOf(s, opts));
+          return s;
+      }
+    },
+
+    stop(s) {
+      return s.model?.release();
+    },
+
+    summary: (s) => statusOf(s, opts),
+  };
+};
+
+function statusOf(s: State, opts: SignalOptions): SignalStatus {
+  const symbols: SignalStatus['symbols'] = {};
+  for (const [sym, st] of s.symbols) symbols[sym] = { ready: st.features.ready, stale: st.stale, bars: st.features.bars, lastP: st.lastP };
+  return { type: 'signal-status-reply', model: opts.modelFile, loaded: s.model !== undefined, counters: { ...s.counters, intents: { ...s.counters.intents } }, symbols };
+}
