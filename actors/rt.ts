@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { validateCommand } from '../runtime/cli/validate.ts';
 import type { KindRegistry } from '../runtime/kind-registry.ts';
 import { runtimeKinds } from '../runtime/kinds/runtime-kinds.ts';
+import { tradingKinds } from './trading-kinds.ts';
 import { nodesOnHost } from '../runtime/placement.ts';
 import { currentHostsOf, formatProblem, loadTopology, TopologyError, type Topology } from '../runtime/topology.ts';
 import { NodeLauncher } from '../supervisors/node-launcher.ts';
@@ -35,7 +36,7 @@ gave up, 78 a node could not start.
 `;
 
 export function kinds(): KindRegistry {
-  return runtimeKinds();
+  return tradingKinds(runtimeKinds());
 }
 
 export async function main(argv: string[]): Promise<number> {

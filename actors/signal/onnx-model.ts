@@ -1,0 +1,207 @@
+// Runs the signal's ONNX model with onnxruntime-node, after checking that the model was trained on
+// the features this build computes (names, order, bar length). onnxruntime-node does not expose a
+// model's metadata_props, so they are read from the file with the same schema the exporter uses.
+import { readFile } from 'node:fs/promises';
+import { InferenceSession, Tensor } from 'onnxruntime-node';
+import { BAR_MS, FEATURE_NAMES } from './features.ts';
+import { INPUT_NAME, META, OUTPUT_NAME } from './onnx-export.ts';
+import { decodeModel } from './onnx-proto.ts';
+
+/** What a signal model file says about itself. */
+export interface ModelMetadata {
+  featureNames: string[];
+  barMs: number;
+  horizonMs: number;
+  trainedOn: string[];
+  metrics: Record<string, number | string>;
+  seed: number;
+  irVersion: number;
+  opset: number;
+  producer: string;
+  /** every metadata_props entry, as written */
+  props: Record<string, string>;
+}
+
+/** The file is not a usable signal model, or not one for the features this build computes. */
+export class ModelContractError extends Error {
+  constructor(
+    readonly file: string,
+    message: string,
+  ) {
+    super(`${file}: ${message}`);
+    this.name = 'ModelContractError';
+  }
+}
+
+/** One thread, sequential: the signal runs one small vector at a time, and threads only add wake-ups. */
+export const SESSION_OPTIONS: InferenceSession.SessionOptions = {
+  intraOpNumThreads: 1,
+  interOpNumThreads: 1,
+  executionMode: 'sequential',
+  graphOptimizationLevel: 'all',
+};
+
+export interface LoadModelOptions {
+  /** the feature names the caller computes (default FEATURE_NAMES) */
+  expectFeatures?: readonly string[];
+  /** the caller's bar length, ms (default BAR_MS) */
+  expectBarMs?: number;
+  /** merged over SESSION_OPTIONS */
+  session?: InferenceSession.SessionOptions;
+}
+
+/** Metadata of a model file's bytes. `file` only names it in errors. */
+export function parseModelMetadata(bytes: Uint8Array, file: string): ModelMetadata {
+  let model: Record<string, unknown>;
+  try {
+    model = decodeModel(bytes);
+  } catch (e) {
+    throw new ModelContractError(file, `not an ONNX model (${(e as Error).message})`);
+  }
+  const props: Record<string, string> = {};
+  for (const entry of (model.metadata_props ?? []) as { key?: string; value?: string }[]) {
+    if (entry.key !== undefined) props[entry.key] = entry.value ?? '';
+  }
+  const json = (key: string, fallback: unknown): unknown => {
+    const text = props[key];
+    if (text === undefined) return fallback;
+    try {
+      return JSON.parse(text);
+    } catch {
+      throw new ModelContractError(file, `metadata ${key}=${JSON.stringify(text.slice(0, 80))}: expected JSON`);
+    }
+  };
+  const featureNames = json(META.featureNames, undefined);
+  if (!Array.isArray(featureNames) || !featureNames.every((n) => typeof n === 'string')) {
+    throw new ModelContractError(file, `metadata ${META.featureNames} missing or not a JSON array of strings: not a signal model written by onnx-export.ts`);
+  }
+  const opsets = (model.opset_import ?? []) as { domain?: string; version?: number }[];
+  return {
+    featureNames,
+    barMs: Number(props[META.barMs] ?? Number.NaN),
+    horizonMs: Number(props[META.horizonMs] ?? Number.NaN),
+    trainedOn: json(META.trainedOn, []) as string[],
+    metrics: json(META.metrics, {}) as Record<string, number | string>,
+    seed: Number(props[META.seed] ?? Number.NaN),
+    irVersion: Number(model.ir_version ?? 0),
+    opset: Number(opsets.find((o) => !o.domain)?.version ?? 0),
+    producer: String(model.producer_name ?? ''),
+    props,
+  };
+}
+
+/** Reads a model file's metadata (feature list, horizon, training files, metrics). */
+export async function loadModelMetadata(file: string): Promise<ModelMetadata> {
+  return parseModelMetadata(await readFile(file), file);
+}
+
+/** Null when `actual` (the model's) equals `expected` (the code's); otherwise what differs. */
+export function describeFeatureMismatch(actual: readonly string[], expected: readonly string[]): string | null {
+  if (actual.length === expected.length && actual.every((n, i) => n === expected[i])) return null;
+  const missing = expected.filter((n) => !actual.includes(n));
+  const extra = actual.filter((n) => !expected.includes(n));
+  const parts: string[] = [];
+  if (missing.length) parts.push(`computed here but not in the model: ${missing.join(', ')}`);
+  if (extra.length) parts.push(`in the model but not computed here: ${extra.join(', ')}`);
+  if (!parts.length) {
+    const i = actual.findIndex((n, k) => n !== expected[k]);
+    parts.push(`same names in another order: at index ${i} the model has ${actual[i]}, this build ${expected[i]}`);
+  }
+  return `the model takes ${actual.length} features [${actual.join(', ')}], this build computes ${expected.length} [${expected.join(', ')}]; ${parts.join('; ')}`;
+}
+
+interface BatchSlot {
+  input: Float32Array;
+  feed: InferenceSession.FeedsType;
+  fetch: InferenceSession.NullableOnnxValueMapType;
+  output: Float32Array;
+}
+
+/** Batches kept with their tensors ready (n = 1 is the live case; a few more for batched replay). */
+const SLOTS_MAX = 8;
+
+/** A loaded signal model. Not for concurrent use from many callers: it reuses its tensors. */
+export class OnnxSignalModel {
+  readonly #slots = new Map<number, BatchSlot>();
+  #busy = false;
+
+  private constructor(
+    readonly file: string,
+    readonly metadata: ModelMetadata,
+    readonly session: InferenceSession,
+  ) {}
+
+  get featureCount(): number {
+    return this.metadata.featureNames.length;
+  }
+
+  /** Loads and checks a model file: feature names and order, bar length, input and output. */
+  static async load(file: string, options: LoadModelOptions = {}): Promise<OnnxSignalModel> {
+    const bytes = await readFile(file);
+    const metadata = parseModelMetadata(bytes, file);
+    const mismatch = describeFeatureMismatch(metadata.featureNames, options.expectFeatures ?? FEATURE_NAMES);
+    if (mismatch) throw new ModelContractError(file, `${mismatch}. Retrain it (npm run train) or use a build that matches.`);
+    const barMs = options.expectBarMs ?? BAR_MS;
+    if (Number.isNaN(metadata.barMs)) throw new ModelContractError(file, `metadata ${META.barMs} missing: the bar length its features were computed on is unknown`);
+    if (metadata.barMs !== barMs) throw new ModelContractError(file, `features on ${metadata.barMs} ms bars, this build uses ${barMs} ms bars. Retrain it (npm run train).`);
+    const session = await InferenceSession.create(bytes, { ...SESSION_OPTIONS, ...options.session });
+    if (!session.inputNames.includes(INPUT_NAME) || !session.outputNames.includes(OUTPUT_NAME)) {
+      await session.release();
+      throw new ModelContractError(file, `inputs [${session.inputNames.join(', ')}] and outputs [${session.outputNames.join(', ')}]: expected input ${INPUT_NAME} and output ${OUTPUT_NAME}`);
+    }
+    const input = session.inputMetadata[session.inputNames.indexOf(INPUT_NAME)];
+    const width = input.isTensor ? input.shape[1] : undefined;
+    if (width !== metadata.featureNames.length) {
+      await session.release();
+      throw new ModelContractError(file, `input ${INPUT_NAME} has width ${String(width)}, its metadata names ${metadata.featureNames.length} features`);
+    }
+    return new OnnxSignalModel(file, metadata, session);
+  }
+
+  /**
+   * P(up) for `n` feature vectors laid out row by row in `batch` (n * featureCount floats).
+   * The result is a fresh array the caller owns.
+   */
+  async run(batch: Float32Array, n: number): Promise<Float32Array> {
+    const F = this.featureCount;
+    if (!Number.isInteger(n) || n < 1) throw new RangeError(`run: n=${n}, expected an integer >= 1`);
+    if (batch.length < n * F) throw new RangeError(`run: batch has ${batch.length} floats, ${n} rows of ${F} features need ${n * F}`);
+    // A second run while one is in flight gets its own tensors rather than overwrite the first's.
+    const slot = this.#busy ? newSlot(n, F) : this.#slot(n, F);
+    const shared = slot === this.#slots.get(n);
+    slot.input.set(n * F === batch.length ? batch : batch.subarray(0, n * F));
+    if (shared) this.#busy = true;
+    try {
+      await this.session.run(slot.feed, slot.fetch);
+    } finally {
+      if (shared) this.#busy = false;
+    }
+    return slot.output.slice();
+  }
+
+  async release(): Promise<void> {
+    this.#slots.clear();
+    await this.session.release();
+  }
+
+  #slot(n: number, F: number): BatchSlot {
+    let slot = this.#slots.get(n);
+    if (!slot) {
+      slot = newSlot(n, F);
+      if (this.#slots.size < SLOTS_MAX) this.#slots.set(n, slot);
+    }
+    return slot;
+  }
+}
+
+function newSlot(n: number, F: number): BatchSlot {
+  const input = new Float32Array(n * F);
+  const output = new Float32Array(n);
+  return {
+    input,
+    output,
+    feed: { [INPUT_NAME]: new Tensor('float32', input, [n, F]) },
+    // onnxruntime-node writes into a pre-allocated output tensor instead of allocating one per run.
+    fetch: { [OUTPUT_NAME]: new Tensor('float32', output, [n, 1]) },
+  };
+}

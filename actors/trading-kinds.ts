@@ -1,0 +1,12 @@
+// The trading behaviours topology.yaml may name, next to the runtime's diagnostic kinds.
+import type { KindRegistry } from '../runtime/kind-registry.ts';
+import { book, bookOptions } from './book/book-actor.ts';
+import { feedGateway, feedGatewayOptions } from './feed/feed-gateway.ts';
+import { signal, signalOptions } from './signal/signal-actor.ts';
+
+export function tradingKinds(registry: KindRegistry): KindRegistry {
+  return registry
+    .register('feed-gateway', (ctx) => feedGateway(feedGatewayOptions(ctx)))
+    .register('book', (ctx) => book(bookOptions(ctx)))
+    .register('signal', (ctx) => signal(signalOptions(ctx)));
+}
