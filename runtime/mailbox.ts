@@ -3,7 +3,8 @@ import type { Message, TraceContext } from './message.ts';
 /**
  * What a full mailbox does with one more message.
  * - conflate: keep only the newest message per key (market data); a new key on a full mailbox
- *   drops the oldest message to dead letters.
+ *   drops the oldest message to dead letters. A message without the key field is queued as is
+ *   (never conflated), or refused when the mailbox is full.
  * - reject: refuse the message; the sender gets an error (orders).
  * - backpressure: refuse the message and report "full", so a transport can stop reading until
  *   the mailbox drains below half its capacity.
@@ -82,6 +83,13 @@ export class Mailbox<M extends Message = Message> {
     const keys = this.keys;
     if (keys !== null) {
       const key = (msg as unknown as Record<string, unknown>)[this.keyField];
+      // A message without the key (a control message, a reply) is never conflated nor dropped for
+      // another: it queues, or is refused when the mailbox is full.
+      if (key === undefined) {
+        if (this.count >= this.capacity) return Offer.Full;
+        this.push(msg, sender, now, trace);
+        return Offer.Queued;
+      }
       const at = keys.get(key);
       if (at !== undefined) {
         const slot = (this.head + (at - this.taken)) & this.mask;
@@ -142,7 +150,7 @@ export class Mailbox<M extends Message = Message> {
     this.count--;
     if (this.keys !== null) {
       const key = (msg as unknown as Record<string, unknown>)[this.keyField];
-      if (this.keys.get(key) === this.taken) this.keys.delete(key);
+      if (key !== undefined && this.keys.get(key) === this.taken) this.keys.delete(key);
       this.taken++;
     }
     if (this.writableWaiters.length !== 0 && this.count <= this.capacity >> 1) this.notifyWritable();

@@ -55,6 +55,20 @@ describe('mailbox', () => {
     expect(box.shift()).toEqual(m('B', 9));
   });
 
+  it('conflate never conflates nor drops a message without the key (a control message): it queues, or is refused when full', () => {
+    const box = new Mailbox<{ type: string; key?: string }>({ capacity: 3, policy: 'conflate', conflateKey: 'key' });
+    expect(box.offer({ type: 'done' }, undefined, 0, undefined)).toBe(Offer.Queued);
+    expect(box.offer({ type: 'status' }, undefined, 0, undefined)).toBe(Offer.Queued);
+    expect(box.offer({ type: 'tick', key: 'A' }, undefined, 0, undefined)).toBe(Offer.Queued);
+    expect(box.offer({ type: 'late' }, undefined, 0, undefined)).toBe(Offer.Full);
+    expect(box.offer({ type: 'tick2', key: 'A' }, undefined, 0, undefined)).toBe(Offer.Conflated);
+    expect(box.peek(5).map((x) => x.msg.type)).toEqual(['done', 'status', 'tick2']);
+    box.shift();
+    expect(box.offer({ type: 'tick', key: 'B' }, undefined, 0, undefined)).toBe(Offer.Queued);
+    expect(box.offer({ type: 'tick3', key: 'A' }, undefined, 0, undefined)).toBe(Offer.Conflated);
+    expect([box.shift(), box.shift(), box.shift()].map((x) => x?.type)).toEqual(['status', 'tick3', 'tick']);
+  });
+
   it('conflate equals "newest per key, in first-arrival order" (property)', () => {
     fc.assert(
       fc.property(fc.array(fc.constantFrom('A', 'B', 'C', 'D'), { maxLength: 100 }), (keys) => {
