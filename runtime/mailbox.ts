@@ -100,6 +100,8 @@ export class Mailbox<M extends Message = Message> {
       }
       let result = Offer.Queued;
       if (this.count >= this.capacity) {
+        // Only market data makes room for market data: a control message at the head stays.
+        if ((this.msgs[this.head] as unknown as Record<string, unknown>)[this.keyField] === undefined) return Offer.Full;
         this.dropped = this.msgs[this.head];
         this.droppedSender = this.senders[this.head];
         this.shift();

@@ -66,6 +66,7 @@ describe('mailbox', () => {
     box.shift();
     expect(box.offer({ type: 'tick', key: 'B' }, undefined, 0, undefined)).toBe(Offer.Queued);
     expect(box.offer({ type: 'tick3', key: 'A' }, undefined, 0, undefined)).toBe(Offer.Conflated);
+    expect(box.offer({ type: 'tick', key: 'C' }, undefined, 0, undefined)).toBe(Offer.Full);
     expect([box.shift(), box.shift(), box.shift()].map((x) => x?.type)).toEqual(['status', 'tick3', 'tick']);
   });
 
