@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { validateCommand } from '../runtime/cli/validate.ts';
 import type { KindRegistry } from '../runtime/kind-registry.ts';
 import { runtimeKinds } from '../runtime/kinds/runtime-kinds.ts';
+import { feedCommand } from './feed/feed-command.ts';
 import { tradingKinds } from './trading-kinds.ts';
 import { nodesOnHost } from '../runtime/placement.ts';
 import { currentHostsOf, formatProblem, loadTopology, TopologyError, type Topology } from '../runtime/topology.ts';
@@ -26,6 +27,9 @@ commands:
                       show one status line per node; Ctrl-C / SIGTERM stops them all
   node <name> [--topology F]
                       run one node in this process (what systemd units and \`rt up\` run)
+  feed [--file F.gz]... [--speed 1|10|max] [--port 9400] [--symbols A,B] [--seed N] [--gap-every N]
+                      serve market data in Binance's format (combined-stream WebSocket + REST depth):
+                      a replay of recorded files, or the built-in synthetic feed when no --file
   validate <file> [--host H]
                       check a topology file; prints every problem with file:line:col
   help                this text
@@ -49,6 +53,8 @@ export async function main(argv: string[]): Promise<number> {
         return await nodeCommand(rest);
       case 'up':
         return await upCommand(rest);
+      case 'feed':
+        return await feedCommand(rest);
       case undefined:
       case 'help':
       case '-h':
@@ -56,7 +62,7 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(HELP);
         return command === undefined ? 2 : 0;
       default:
-        process.stderr.write(`rt: unknown command "${command}": expected one of up, node, validate, help\n`);
+        process.stderr.write(`rt: unknown command "${command}": expected one of up, node, feed, validate, help\n`);
         return 2;
     }
   } catch (e) {

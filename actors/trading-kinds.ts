@@ -2,10 +2,12 @@
 import type { KindRegistry } from '../runtime/kind-registry.ts';
 import { book, bookOptions } from './book/book-actor.ts';
 import { feedGateway, feedGatewayOptions } from './feed/feed-gateway.ts';
+import { feedServer, feedServerOptions } from './feed/feed-server-actor.ts';
 import { signal, signalOptions } from './signal/signal-actor.ts';
 
 export function tradingKinds(registry: KindRegistry): KindRegistry {
   return registry
+    .register('feed-server', (ctx) => feedServer(feedServerOptions(ctx)))
     .register('feed-gateway', (ctx) => feedGateway(feedGatewayOptions(ctx)))
     .register('book', (ctx) => book(bookOptions(ctx)))
     .register('signal', (ctx) => signal(signalOptions(ctx)));

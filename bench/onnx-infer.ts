@@ -7,14 +7,14 @@ import { Tensor } from 'onnxruntime-node';
 import { SeededRandom } from '../actors/feed/seeded-random.ts';
 import { BAR_MS, FEATURE_COUNT, FEATURE_NAMES } from '../actors/signal/features.ts';
 import { mlpFromJson, predict, type MlpJson, type MlpModel } from '../actors/signal/mlp.ts';
-import { INPUT_NAME, OUTPUT_NAME, writeOnnx } from '../actors/signal/onnx-export.ts';
+import { INPUT_NAME, OUTPUT_COLUMNS, OUTPUT_NAME, writeOnnx } from '../actors/signal/onnx-export.ts';
 import { OnnxSignalModel } from '../actors/signal/onnx-model.ts';
 import { LatencyHistogram } from './latency.ts';
 import { isEntryScript } from './pinned-process.ts';
 import type { Figure } from './report.ts';
 
 /**
- * Latency of one signal inference: ONE feature vector [1, 14] float32 through
+ * Latency of one signal inference: ONE feature vector [1, 14] float32 -> [p_up, p_down] through
  * OnnxSignalModel.run (onnxruntime-node, 1 intra-op and 1 inter-op thread, sequential), in this
  * process. Alternating in the same run, in blocks: the bare onnxruntime-node session.run on a
  * prepared tensor (what the wrapper costs), and the same MLP in plain TypeScript (what ONNX
@@ -52,7 +52,7 @@ export async function measureOnnxInfer(options: OnnxInferOptions = {}): Promise<
     tmp = mkdtempSync(join(tmpdir(), 'onnx-infer-'));
     file = join(tmp, 'random.onnx');
     reference = randomModel();
-    await writeOnnx(file, reference, { featureNames: FEATURE_NAMES, barMs: BAR_MS, horizonMs: 1000, trainedOn: [], metrics: {}, seed: 1 });
+    await writeOnnx(file, reference, { featureNames: FEATURE_NAMES, barMs: BAR_MS, horizonMs: 1000, trainedOn: [], metrics: {}, seed: 1, suggestedBuyAbove: 0.5, suggestedSellAbove: 0.5 });
   } else {
     const json = file.replace(/\.onnx$/, '.json');
     if (existsSync(json)) reference = mlpFromJson((JSON.parse(readFileSync(json, 'utf8')) as { model: MlpJson }).model);
@@ -111,7 +111,7 @@ export async function measureOnnxInfer(options: OnnxInferOptions = {}): Promise<
 
     const o = ours.summary();
     const b = bare.summary();
-    const where = `in-process, ${file === DEFAULT_MODEL ? 'actors/signal/model.onnx' : 'random-weights model'} (${FEATURE_COUNT}-16-1 MLP), one [1, ${FEATURE_COUNT}] float32 vector a call, intra/inter-op threads 1, sequential; ${warmup} warm-up calls; blocks of ${ONNX_INFER_DEFAULTS.block} alternating with the other paths; pinning: as the calling process`;
+    const where = `in-process, ${file === DEFAULT_MODEL ? 'actors/signal/model.onnx' : 'random-weights model'} (${FEATURE_COUNT}-16-${OUTPUT_COLUMNS.length} MLP), one [1, ${FEATURE_COUNT}] float32 vector a call, intra/inter-op threads 1, sequential; ${warmup} warm-up calls; blocks of ${ONNX_INFER_DEFAULTS.block} alternating with the other paths; pinning: as the calling process`;
     const figures: Figure[] = [];
     const latency = (prefix: string, s: ReturnType<LatencyHistogram['summary']>, note: string): void => {
       for (const [suffix, value] of [['p50_us', s.p50_us], ['p99_us', s.p99_us], ['p999_us', s.p999_us]] as const) {
@@ -134,7 +134,8 @@ function randomModel(): MlpModel {
   const arr = (n: number, scale: number): Float32Array => Float32Array.from({ length: n }, () => scale * r.normal());
   const F = FEATURE_COUNT;
   const H = 16;
-  return { inputSize: F, hiddenSize: H, activation: 'tanh', mean: arr(F, 1), std: arr(F, 0).fill(1), w1: arr(F * H, 0.3), b1: arr(H, 0.1), w2: arr(H, 0.3), b2: arr(1, 0.1) };
+  const K = OUTPUT_COLUMNS.length;
+  return { inputSize: F, hiddenSize: H, outputSize: K, activation: 'tanh', mean: arr(F, 1), std: arr(F, 0).fill(1), w1: arr(F * H, 0.3), b1: arr(H, 0.1), w2: arr(H * K, 0.3), b2: arr(K, 0.1) };
 }
 
 if (isEntryScript(import.meta.url)) {

@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { stringify } from 'yaml';
 import { validateCommand } from '../runtime/cli/validate.ts';
 import { actorSpecOf, nodeOf, nodesOnHost } from '../runtime/placement.ts';
+import { tradingKinds } from '../actors/trading-kinds.ts';
 import { runtimeKinds } from '../runtime/kinds/runtime-kinds.ts';
 import {
   loadTopology,
@@ -145,12 +146,12 @@ actors:
 
   it('accepts the repository topology.yaml on a two-core host', () => {
     const topology = loadTopology(join(import.meta.dirname, '..', 'topology.yaml'), { cpuCount: 2, currentHost: 'local' });
-    expect(Object.keys(topology.nodes)).toEqual(['edge', 'strategy', 'execution']);
-    expect(nodesOnHost(topology, 'local')).toEqual(['edge', 'strategy', 'execution']);
+    expect(Object.keys(topology.nodes)).toEqual(['exchange', 'edge', 'strategy', 'execution']);
+    expect(nodesOnHost(topology, 'local')).toEqual(['exchange', 'edge', 'strategy', 'execution']);
     expect(nodeOf(topology, 'book/BTCUSDT')).toBe('edge');
     expect(nodeOf(topology, 'order/abc')).toBe('execution');
-    // Every kind it names is one the runtime ships, so `npm start` runs on a fresh clone.
-    const kinds = runtimeKinds();
+    // Every kind it names is one the product registers, so `npm start` runs on a fresh clone.
+    const kinds = tradingKinds(runtimeKinds());
     expect(Object.values(topology.actors).filter((actor) => !kinds.has(actor.kind))).toEqual([]);
   });
 });

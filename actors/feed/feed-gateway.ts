@@ -9,6 +9,7 @@ import type { KindContext } from '../../runtime/kind-registry.ts';
 import { createLogger, type Logger } from '../../runtime/log.ts';
 import { FeedFormatError, type FeedErrorReason, parseDepthSnapshot, parseStreamMessage, streamNames } from './binance-format.ts';
 import type { DepthSnapshot, FeedDown, Market, SnapshotRejected, SnapshotRequest } from './market-data.ts';
+import { CLOSE_REPLAY_COMPLETE } from './replay-server.ts';
 
 export interface FeedGatewayOptions {
   /** WebSocket base, e.g. wss://fstream.binance.com or ws://127.0.0.1:9400 (the replay server) */
@@ -44,7 +45,7 @@ export const FEED_DEFAULTS = {
 };
 
 /** The close code the replay server sends when a recording has been fully replayed. */
-export const REPLAY_COMPLETE_CLOSE_CODE = 4000;
+export const REPLAY_COMPLETE_CLOSE_CODE = CLOSE_REPLAY_COMPLETE;
 
 export type FeedStatusRequest = { type: 'feed-status' };
 

@@ -37,13 +37,18 @@ export async function* readRecorded(file: string): AsyncGenerator<RecordedLine> 
   const input = createReadStream(file);
   const lines = createInterface({ input: file.endsWith('.gz') ? input.pipe(createGunzip()) : input, crlfDelay: Infinity });
   let n = 0;
-  for await (const text of lines) {
-    n++;
-    if (text === '') continue;
-    const sp = text.indexOf(' ');
-    const ts = sp > 0 ? text.slice(0, sp) : '';
-    if (!/^\d{1,20}$/.test(ts)) throw new RecordedFileError(file, n, `expected "<receive time ns> <JSON>", got ${JSON.stringify(text.slice(0, 60))}`);
-    yield { recvNs: BigInt(ts), json: text.slice(sp + 1), line: n };
+  try {
+    for await (const text of lines) {
+      n++;
+      if (text === '') continue;
+      const sp = text.indexOf(' ');
+      const ts = sp > 0 ? text.slice(0, sp) : '';
+      if (!/^\d{1,20}$/.test(ts)) throw new RecordedFileError(file, n, `expected "<receive time ns> <JSON>", got ${JSON.stringify(text.slice(0, 60))}`);
+      yield { recvNs: BigInt(ts), json: text.slice(sp + 1), line: n };
+    }
+  } finally {
+    // A reader that stops early (a replay closed mid-file) releases the file now, not at GC.
+    input.destroy();
   }
 }
 

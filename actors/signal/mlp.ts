@@ -1,4 +1,7 @@
-// The signal's model: standardisation + one hidden layer + sigmoid, P(mid rises over the horizon).
+// The signal's model: standardisation + one hidden layer + one sigmoid unit per output (the signal
+// uses two: P(mid rises), P(mid falls) over the horizon), trained on the sum of the outputs' binary
+// cross-entropies. One network with a shared hidden layer rather than one network per output: the
+// same parameter vector, forward pass and ONNX graph, only the output layer is wider.
 // Trained here in TypeScript (Adam, mini-batches, L2, seeded init and shuffles: deterministic),
 // exported to ONNX by onnx-export.ts; `predict` is the reference the ONNX graph must agree with.
 import { SeededRandom } from '../feed/seeded-random.ts';
@@ -9,6 +12,8 @@ export type Activation = 'tanh' | 'relu';
 export interface MlpModel {
   inputSize: number;
   hiddenSize: number;
+  /** sigmoid output units, one per label */
+  outputSize: number;
   activation: Activation;
   /** per feature, from the training part only */
   mean: Float32Array;
@@ -17,9 +22,9 @@ export interface MlpModel {
   /** [inputSize, hiddenSize] row-major: Gemm's B without transB */
   w1: Float32Array;
   b1: Float32Array;
-  /** [hiddenSize, 1] */
+  /** [hiddenSize, outputSize] row-major */
   w2: Float32Array;
-  /** [1] */
+  /** [outputSize] */
   b2: Float32Array;
 }
 
@@ -27,6 +32,7 @@ export interface MlpModel {
 export interface MlpJson {
   inputSize: number;
   hiddenSize: number;
+  outputSize: number;
   activation: Activation;
   mean: number[];
   std: number[];
@@ -52,7 +58,7 @@ export interface TrainMlpOptions {
   /** init and shuffle seed (default 1) */
   seed?: number;
   /** rows for early stopping: time-ordered, after the training rows; none = run epochs_max */
-  validation?: { x: readonly Float32Array[]; y: ArrayLike<number> };
+  validation?: { x: readonly Float32Array[]; y: Labels };
   /** epochs without a better validation loss before stopping (default 8) */
   patience?: number;
 }
@@ -62,6 +68,9 @@ export interface EpochRecord {
   trainLoss: number;
   validationLoss: number;
 }
+
+/** One label array per output unit, each with one 0/1 label per row. */
+export type Labels = readonly ArrayLike<number>[];
 
 export interface TrainMlpResult {
   model: MlpModel;
@@ -90,8 +99,11 @@ export function fitStandardizer(x: readonly Float32Array[], inputSize: number): 
   return { mean, std };
 }
 
-/** Trains on time-ordered rows `x` with labels `y` in {0, 1}. Deterministic for a given seed. */
-export function trainMlp(x: readonly Float32Array[], y: ArrayLike<number>, options: TrainMlpOptions = {}): TrainMlpResult {
+/**
+ * Trains on time-ordered rows `x`; `y[k][i]` in {0, 1} is output k's label of row i (one output
+ * unit per label array). The loss is the sum of the outputs' mean BCEs. Deterministic for a seed.
+ */
+export function trainMlp(x: readonly Float32Array[], y: Labels, options: TrainMlpOptions = {}): TrainMlpResult {
   const H = options.hiddenSize ?? 16;
   const activation = options.activation ?? 'tanh';
   const epochsMax = options.epochs_max ?? 60;
@@ -100,7 +112,9 @@ export function trainMlp(x: readonly Float32Array[], y: ArrayLike<number>, optio
   const l2 = options.l2 ?? 1e-4;
   const patience = options.patience ?? 8;
   if (x.length === 0) throw new RangeError('trainMlp: no training rows');
-  if (x.length !== y.length) throw new RangeError(`trainMlp: ${x.length} rows but ${y.length} labels`);
+  const K = y.length;
+  if (K === 0) throw new RangeError('trainMlp: no label arrays (one per output expected)');
+  for (let k = 0; k < K; k++) if (y[k].length !== x.length) throw new RangeError(`trainMlp: ${x.length} rows but ${y[k].length} labels for output ${k}`);
   const F = x[0].length;
   const rng = new SeededRandom(options.seed ?? 1);
 
@@ -114,18 +128,21 @@ export function trainMlp(x: readonly Float32Array[], y: ArrayLike<number>, optio
   const z = standardize(x);
   const zVal = options.validation ? standardize(options.validation.x) : undefined;
   const yVal = options.validation?.y;
+  if (zVal && yVal && (yVal.length !== K || yVal.some((labels) => labels.length !== zVal.length))) {
+    throw new RangeError(`trainMlp: validation needs ${K} label arrays of ${zVal.length} labels, like the training rows`);
+  }
 
-  // Parameters in one vector: W1 [F*H], b1 [H], w2 [H], b2 [1]. Glorot-uniform weights, zero biases.
+  // Parameters in one vector: W1 [F*H], b1 [H], W2 [H*K], b2 [K]. Glorot-uniform weights, zero biases.
   const oB1 = F * H;
   const oW2 = oB1 + H;
-  const oB2 = oW2 + H;
-  const P = oB2 + 1;
+  const oB2 = oW2 + H * K;
+  const P = oB2 + K;
   const theta = new Float64Array(P);
   const lim1 = Math.sqrt(6 / (F + H));
   const uniform = (lim: number): number => (2 * rng.next() - 1) * lim;
   for (let i = 0; i < oB1; i++) theta[i] = uniform(lim1);
-  const lim2 = Math.sqrt(6 / (H + 1));
-  for (let j = 0; j < H; j++) theta[oW2 + j] = uniform(lim2);
+  const lim2 = Math.sqrt(6 / (H + K));
+  for (let i = oW2; i < oB2; i++) theta[i] = uniform(lim2);
   const isWeight = (i: number): boolean => i < oB1 || (i >= oW2 && i < oB2);
 
   const grad = new Float64Array(P);
@@ -133,9 +150,11 @@ export function trainMlp(x: readonly Float32Array[], y: ArrayLike<number>, optio
   const v = new Float64Array(P);
   const pre = new Float64Array(H);
   const hid = new Float64Array(H);
+  const logit = new Float64Array(K);
   let step = 0;
 
-  const forward = (zi: Float64Array): number => {
+  /** Fills pre, hid and logit for one standardised row. */
+  const forward = (zi: Float64Array): void => {
     for (let j = 0; j < H; j++) pre[j] = theta[oB1 + j];
     for (let f = 0; f < F; f++) {
       const zf = zi[f];
@@ -143,18 +162,28 @@ export function trainMlp(x: readonly Float32Array[], y: ArrayLike<number>, optio
       const row = f * H;
       for (let j = 0; j < H; j++) pre[j] += zf * theta[row + j];
     }
-    let o = theta[oB2];
+    for (let k = 0; k < K; k++) logit[k] = theta[oB2 + k];
     for (let j = 0; j < H; j++) {
       hid[j] = activate(activation, pre[j]);
-      o += hid[j] * theta[oW2 + j];
+      const row = oW2 + j * K;
+      for (let k = 0; k < K; k++) logit[k] += hid[j] * theta[row + k];
     }
-    return o;
   };
-  const meanLoss = (rows: Float64Array[], labels: ArrayLike<number>): number => {
+  /** Summed BCE of the outputs for row i. */
+  const rowLoss = (labels: Labels, i: number): number => {
     let s = 0;
-    for (let i = 0; i < rows.length; i++) s += bce(forward(rows[i]), labels[i]);
+    for (let k = 0; k < K; k++) s += bce(logit[k], labels[k][i]);
+    return s;
+  };
+  const meanLoss = (rows: Float64Array[], labels: Labels): number => {
+    let s = 0;
+    for (let i = 0; i < rows.length; i++) {
+      forward(rows[i]);
+      s += rowLoss(labels, i);
+    }
     return rows.length ? s / rows.length : Number.NaN;
   };
+  const delta = new Float64Array(K);
 
   const order = new Uint32Array(z.length);
   for (let i = 0; i < order.length; i++) order[i] = i;
@@ -168,16 +197,24 @@ export function trainMlp(x: readonly Float32Array[], y: ArrayLike<number>, optio
     for (let start = 0; start < order.length; start += batchSize) {
       const end = Math.min(order.length, start + batchSize);
       grad.fill(0);
-      for (let k = start; k < end; k++) {
-        const i = order[k];
+      for (let r = start; r < end; r++) {
+        const i = order[r];
         const zi = z[i];
-        const o = forward(zi);
-        lossSum += bce(o, y[i]);
-        const d = sigmoid(o) - y[i];
-        grad[oB2] += d;
+        forward(zi);
+        lossSum += rowLoss(y, i);
+        // d(sum of BCEs)/d(logit k) = sigmoid(logit k) - label k
+        for (let k = 0; k < K; k++) {
+          delta[k] = sigmoid(logit[k]) - y[k][i];
+          grad[oB2 + k] += delta[k];
+        }
         for (let j = 0; j < H; j++) {
-          grad[oW2 + j] += d * hid[j];
-          const dp = d * theta[oW2 + j] * activateDerivative(activation, pre[j], hid[j]);
+          const row = oW2 + j * K;
+          let dh = 0;
+          for (let k = 0; k < K; k++) {
+            grad[row + k] += delta[k] * hid[j];
+            dh += delta[k] * theta[row + k];
+          }
+          const dp = dh * activateDerivative(activation, pre[j], hid[j]);
           if (dp === 0) continue;
           grad[oB1 + j] += dp;
           for (let f = 0; f < F; f++) grad[f * H + j] += dp * zi[f];
@@ -206,6 +243,7 @@ export function trainMlp(x: readonly Float32Array[], y: ArrayLike<number>, optio
   const model: MlpModel = {
     inputSize: F,
     hiddenSize: H,
+    outputSize: K,
     activation,
     mean: Float32Array.from(mean),
     std: Float32Array.from(std),
@@ -217,10 +255,13 @@ export function trainMlp(x: readonly Float32Array[], y: ArrayLike<number>, optio
   return { model, bestEpoch: best.epoch, history };
 }
 
-/** P(up) for each row, computed as the ONNX graph does (Sub, Div, Gemm, act, Gemm, Sigmoid). */
+/**
+ * The outputs' probabilities for each row, row-major [x.length, outputSize] (the signal's: p_up,
+ * p_down), computed as the ONNX graph does (Sub, Div, Gemm, act, Gemm, Sigmoid).
+ */
 export function predict(model: MlpModel, x: readonly Float32Array[]): Float32Array {
-  const { inputSize: F, hiddenSize: H, mean, std, w1, b1, w2, b2, activation } = model;
-  const out = new Float32Array(x.length);
+  const { inputSize: F, hiddenSize: H, outputSize: K, mean, std, w1, b1, w2, b2, activation } = model;
+  const out = new Float32Array(x.length * K);
   const hid = new Float64Array(H);
   for (let i = 0; i < x.length; i++) {
     const row = x[i];
@@ -230,10 +271,21 @@ export function predict(model: MlpModel, x: readonly Float32Array[]): Float32Arr
       const zf = Math.fround(Math.fround(row[f] - mean[f]) / std[f]);
       for (let j = 0; j < H; j++) hid[j] += zf * w1[f * H + j];
     }
-    let o = b2[0];
-    for (let j = 0; j < H; j++) o += activate(activation, hid[j]) * w2[j];
-    out[i] = sigmoid(o);
+    for (let j = 0; j < H; j++) hid[j] = activate(activation, hid[j]);
+    for (let k = 0; k < K; k++) {
+      let o = b2[k];
+      for (let j = 0; j < H; j++) o += hid[j] * w2[j * K + k];
+      out[i * K + k] = sigmoid(o);
+    }
   }
+  return out;
+}
+
+/** Column k of a row-major [rows, width] array (e.g. p_down out of predict()). */
+export function column(values: ArrayLike<number>, width: number, k: number): Float32Array {
+  if (!(k >= 0 && k < width) || values.length % width !== 0) throw new RangeError(`column: ${values.length} values of width ${width} have no column ${k}`);
+  const out = new Float32Array(values.length / width);
+  for (let i = 0; i < out.length; i++) out[i] = values[i * width + k];
   return out;
 }
 
@@ -241,6 +293,7 @@ export function mlpToJson(model: MlpModel): MlpJson {
   return {
     inputSize: model.inputSize,
     hiddenSize: model.hiddenSize,
+    outputSize: model.outputSize,
     activation: model.activation,
     mean: Array.from(model.mean),
     std: Array.from(model.std),
@@ -253,9 +306,10 @@ export function mlpToJson(model: MlpModel): MlpJson {
 
 /** Rebuilds a model from its JSON form; a wrong shape is an error naming the field. */
 export function mlpFromJson(json: MlpJson): MlpModel {
-  const { inputSize: F, hiddenSize: H, activation } = json;
+  const { inputSize: F, hiddenSize: H, outputSize: K, activation } = json;
   if (!Number.isInteger(F) || F < 1) throw new RangeError(`mlp json: inputSize ${F}, expected an integer >= 1`);
   if (!Number.isInteger(H) || H < 1) throw new RangeError(`mlp json: hiddenSize ${H}, expected an integer >= 1`);
+  if (!Number.isInteger(K) || K < 1) throw new RangeError(`mlp json: outputSize ${K}, expected an integer >= 1 (a model from before two-sided outputs has none: retrain it)`);
   if (activation !== 'tanh' && activation !== 'relu') throw new RangeError(`mlp json: activation ${JSON.stringify(activation)}, expected "tanh" or "relu"`);
   const arr = (name: keyof MlpJson, length: number): Float32Array => {
     const a = json[name];
@@ -264,7 +318,7 @@ export function mlpFromJson(json: MlpJson): MlpModel {
     }
     return Float32Array.from(a);
   };
-  return { inputSize: F, hiddenSize: H, activation, mean: arr('mean', F), std: arr('std', F), w1: arr('w1', F * H), b1: arr('b1', H), w2: arr('w2', H), b2: arr('b2', 1) };
+  return { inputSize: F, hiddenSize: H, outputSize: K, activation, mean: arr('mean', F), std: arr('std', F), w1: arr('w1', F * H), b1: arr('b1', H), w2: arr('w2', H * K), b2: arr('b2', K) };
 }
 
 /** Fisher-Yates, in place. */

@@ -1,10 +1,11 @@
 // Runs the signal's ONNX model with onnxruntime-node, after checking that the model was trained on
-// the features this build computes (names, order, bar length). onnxruntime-node does not expose a
+// the features this build computes (names, order, bar length) and gives the output columns it
+// reads (p_up, p_down). onnxruntime-node does not expose a
 // model's metadata_props, so they are read from the file with the same schema the exporter uses.
 import { readFile } from 'node:fs/promises';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { BAR_MS, FEATURE_NAMES } from './features.ts';
-import { INPUT_NAME, META, OUTPUT_NAME } from './onnx-export.ts';
+import { INPUT_NAME, META, OUTPUT_COLUMNS, OUTPUT_NAME } from './onnx-export.ts';
 import { decodeModel } from './onnx-proto.ts';
 
 /** What a signal model file says about itself. */
@@ -15,6 +16,11 @@ export interface ModelMetadata {
   trainedOn: string[];
   metrics: Record<string, number | string>;
   seed: number;
+  /** the output's column names in order (empty: a model from before they were written) */
+  outputs: string[];
+  /** the thresholds training suggests (NaN when the file has none) */
+  suggestedBuyAbove: number;
+  suggestedSellAbove: number;
   irVersion: number;
   opset: number;
   producer: string;
@@ -75,6 +81,10 @@ export function parseModelMetadata(bytes: Uint8Array, file: string): ModelMetada
   if (!Array.isArray(featureNames) || !featureNames.every((n) => typeof n === 'string')) {
     throw new ModelContractError(file, `metadata ${META.featureNames} missing or not a JSON array of strings: not a signal model written by onnx-export.ts`);
   }
+  const outputs = json(META.outputs, []);
+  if (!Array.isArray(outputs) || !outputs.every((n) => typeof n === 'string')) {
+    throw new ModelContractError(file, `metadata ${META.outputs}=${JSON.stringify(props[META.outputs])}: expected a JSON array of column names`);
+  }
   const opsets = (model.opset_import ?? []) as { domain?: string; version?: number }[];
   return {
     featureNames,
@@ -83,6 +93,9 @@ export function parseModelMetadata(bytes: Uint8Array, file: string): ModelMetada
     trainedOn: json(META.trainedOn, []) as string[],
     metrics: json(META.metrics, {}) as Record<string, number | string>,
     seed: Number(props[META.seed] ?? Number.NaN),
+    outputs,
+    suggestedBuyAbove: Number(props[META.suggestedBuyAbove] ?? Number.NaN),
+    suggestedSellAbove: Number(props[META.suggestedSellAbove] ?? Number.NaN),
     irVersion: Number(model.ir_version ?? 0),
     opset: Number(opsets.find((o) => !o.domain)?.version ?? 0),
     producer: String(model.producer_name ?? ''),
@@ -135,7 +148,12 @@ export class OnnxSignalModel {
     return this.metadata.featureNames.length;
   }
 
-  /** Loads and checks a model file: feature names and order, bar length, input and output. */
+  /** Values per row of run()'s result: OUTPUT_COLUMNS (p_up, p_down). */
+  get outputCount(): number {
+    return OUTPUT_COLUMNS.length;
+  }
+
+  /** Loads and checks a model file: feature names and order, bar length, output columns, input and output. */
   static async load(file: string, options: LoadModelOptions = {}): Promise<OnnxSignalModel> {
     const bytes = await readFile(file);
     const metadata = parseModelMetadata(bytes, file);
@@ -144,6 +162,13 @@ export class OnnxSignalModel {
     const barMs = options.expectBarMs ?? BAR_MS;
     if (Number.isNaN(metadata.barMs)) throw new ModelContractError(file, `metadata ${META.barMs} missing: the bar length its features were computed on is unknown`);
     if (metadata.barMs !== barMs) throw new ModelContractError(file, `features on ${metadata.barMs} ms bars, this build uses ${barMs} ms bars. Retrain it (npm run train).`);
+    const columns = `output ${OUTPUT_NAME} with columns [${OUTPUT_COLUMNS.join(', ')}]`;
+    if (metadata.outputs.length === 0) {
+      throw new ModelContractError(file, `metadata ${META.outputs} missing: a one-output model (p_up only, from before the two-sided signal); this build reads ${columns}. Retrain it (npm run train).`);
+    }
+    if (metadata.outputs.length !== OUTPUT_COLUMNS.length || metadata.outputs.some((n, i) => n !== OUTPUT_COLUMNS[i])) {
+      throw new ModelContractError(file, `metadata ${META.outputs} names columns [${metadata.outputs.join(', ')}], this build reads ${columns}. Retrain it (npm run train).`);
+    }
     const session = await InferenceSession.create(bytes, { ...SESSION_OPTIONS, ...options.session });
     if (!session.inputNames.includes(INPUT_NAME) || !session.outputNames.includes(OUTPUT_NAME)) {
       await session.release();
@@ -155,12 +180,18 @@ export class OnnxSignalModel {
       await session.release();
       throw new ModelContractError(file, `input ${INPUT_NAME} has width ${String(width)}, its metadata names ${metadata.featureNames.length} features`);
     }
+    const output = session.outputMetadata[session.outputNames.indexOf(OUTPUT_NAME)];
+    const outWidth = output.isTensor ? output.shape[1] : undefined;
+    if (outWidth !== OUTPUT_COLUMNS.length) {
+      await session.release();
+      throw new ModelContractError(file, `output ${OUTPUT_NAME} has width ${String(outWidth)}, expected ${OUTPUT_COLUMNS.length} columns [${OUTPUT_COLUMNS.join(', ')}]`);
+    }
     return new OnnxSignalModel(file, metadata, session);
   }
 
   /**
-   * P(up) for `n` feature vectors laid out row by row in `batch` (n * featureCount floats).
-   * The result is a fresh array the caller owns.
+   * [p_up, p_down] for each of `n` feature vectors laid out row by row in `batch`
+   * (n * featureCount floats): n * 2 values, row-major. The result is a fresh array the caller owns.
    */
   async run(batch: Float32Array, n: number): Promise<Float32Array> {
     const F = this.featureCount;
@@ -195,13 +226,14 @@ export class OnnxSignalModel {
 }
 
 function newSlot(n: number, F: number): BatchSlot {
+  const K = OUTPUT_COLUMNS.length;
   const input = new Float32Array(n * F);
-  const output = new Float32Array(n);
+  const output = new Float32Array(n * K);
   return {
     input,
     output,
     feed: { [INPUT_NAME]: new Tensor('float32', input, [n, F]) },
     // onnxruntime-node writes into a pre-allocated output tensor instead of allocating one per run.
-    fetch: { [OUTPUT_NAME]: new Tensor('float32', output, [n, 1]) },
+    fetch: { [OUTPUT_NAME]: new Tensor('float32', output, [n, K]) },
   };
 }

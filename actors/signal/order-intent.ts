@@ -11,10 +11,12 @@ export interface OrderIntent {
   qty: number;
   /** the price the signal would pay at most (buy) or take at least (sell): the touch it saw */
   limitPrice: number;
-  /** |p - 0.5| * 2: 0 = coin flip, 1 = certain */
+  /** the winning side's probability: pUp for a buy, pDown for a sell */
   confidence: number;
-  /** the model's P(mid rises over its horizon) */
+  /** the model's P(mid at t + horizon > mid at t) */
   pUp: number;
+  /** the model's P(mid at t + horizon < mid at t) */
+  pDown: number;
   /** book update id the decision was made on */
   bookU: number;
   /** when the tick that led here was read off the feed socket, ms since epoch (tick-to-order) */

@@ -1,14 +1,17 @@
 // The signal actor: per-symbol features from the books' tops (features.ts), an ONNX model run
 // by onnxruntime-node, and order intents to risk. Its mailbox conflates per symbol, so it always
 // works on the newest top; inference runs one batch at a time (every symbol with a new top goes
-// into the same run), and a symbol whose book went stale while its inference ran is not acted on.
+// into the same run), and decision.ts turns each symbol's (p_up, p_down) into an intent or not (a
+// symbol whose book went stale while its inference ran is not acted on).
 import { fileURLToPath } from 'node:url';
 import type { ActorContext, Behavior } from '../../runtime/actor.ts';
 import type { KindContext } from '../../runtime/kind-registry.ts';
 import type { BookStale, BookTop } from '../book/book-top.ts';
+import { decideIntent, DEFAULT_MIN_INTERVAL_MS, type DecisionRule } from './decision.ts';
 import { FEATURE_COUNT, FeatureState } from './features.ts';
-import { OnnxSignalModel } from './onnx-model.ts';
-import type { OrderIntent, Side } from './order-intent.ts';
+import { META } from './onnx-export.ts';
+import { OnnxSignalModel, type ModelMetadata } from './onnx-model.ts';
+import type { OrderIntent } from './order-intent.ts';
 
 export const DEFAULT_MODEL_FILE = fileURLToPath(new URL('./model.onnx', import.meta.url));
 
@@ -16,13 +19,14 @@ export interface SignalOptions {
   modelFile: string;
   /** where order intents go */
   intentsTo: string;
-  /** p_up at or above this: buy; at or below sell_below: sell; between: nothing */
-  buyAbove: number;
-  sellBelow: number;
+  /** buy when p_up >= buy_above and p_up > p_down; absent: the model's suggested_buy_above */
+  buyAbove: number | undefined;
+  /** sell when p_down >= sell_above and p_down > p_up; absent: the model's suggested_sell_above */
+  sellAbove: number | undefined;
   /** intent size, in quote currency (USDT), turned into a quantity at the touch */
   orderNotional: number;
   qtyDecimals: number;
-  /** at most one intent per symbol per this many ms of exchange time */
+  /** at most one intent per symbol per this many ms of exchange time (default 1000) */
   minIntervalMs: number;
   /** most symbols followed (one feature state each) */
   symbolsMax: number;
@@ -36,22 +40,42 @@ export function signalOptions(ctx: KindContext): SignalOptions {
     if (typeof v !== 'number' || !ok(v)) throw new TypeError(`${where}.${k}: expected ${what}, got ${JSON.stringify(v)}`);
     return v;
   };
+  const probability = (k: string): number | undefined => (o[k] === undefined ? undefined : num(k, Number.NaN, (v) => v > 0 && v < 1, 'a probability in (0, 1)'));
+  // The one-sided model's option: silently ignoring it would trade on the model's defaults instead.
+  if (o.sell_below !== undefined) {
+    throw new TypeError(`${where}.sell_below: no longer an option (the model gives p_down now); expected sell_above (sell when p_down >= sell_above and p_down > p_up), got sell_below ${JSON.stringify(o.sell_below)}`);
+  }
   const modelFile = o.model ?? DEFAULT_MODEL_FILE;
   if (typeof modelFile !== 'string' || modelFile === '') throw new TypeError(`${where}.model: expected a path to an ONNX file, got ${JSON.stringify(modelFile)}`);
   const intentsTo = o.intents_to ?? 'risk';
   if (typeof intentsTo !== 'string' || intentsTo === '') throw new TypeError(`${where}.intents_to: expected an actor address, got ${JSON.stringify(intentsTo)}`);
-  const opts: SignalOptions = {
+  return {
     modelFile,
     intentsTo,
-    buyAbove: num('buy_above', 0.6, (v) => v > 0 && v < 1, 'a probability in (0, 1)'),
-    sellBelow: num('sell_below', 0.4, (v) => v > 0 && v < 1, 'a probability in (0, 1)'),
+    buyAbove: probability('buy_above'),
+    sellAbove: probability('sell_above'),
     orderNotional: num('order_notional', 1000, (v) => v > 0 && Number.isFinite(v), 'a positive amount of quote currency'),
     qtyDecimals: num('qty_decimals', 3, (v) => Number.isInteger(v) && v >= 0 && v <= 12, 'an integer in 0..12'),
-    minIntervalMs: num('min_interval_ms', 1000, (v) => Number.isInteger(v) && v >= 0, 'an integer >= 0'),
+    minIntervalMs: num('min_interval_ms', DEFAULT_MIN_INTERVAL_MS, (v) => Number.isInteger(v) && v >= 0, 'an integer >= 0'),
     symbolsMax: num('symbols_max', 256, (v) => Number.isInteger(v) && v >= 1, 'an integer >= 1'),
   };
-  if (opts.sellBelow >= opts.buyAbove) throw new TypeError(`${where}.sell_below (${opts.sellBelow}): expected below buy_above (${opts.buyAbove})`);
-  return opts;
+}
+
+/**
+ * The decision rule from the options, a threshold the options leave out taken from the model's
+ * suggestion. `where` names the actor in the error when neither gives a usable threshold.
+ */
+export function decisionRuleFor(opts: SignalOptions, model: ModelMetadata, where: string): DecisionRule {
+  const pick = (option: string, given: number | undefined, key: string, suggested: number): number => {
+    if (given !== undefined) return given;
+    if (suggested > 0 && suggested < 1) return suggested;
+    throw new TypeError(`${where}.${option}: not set, and model ${opts.modelFile} has no usable ${key} (got ${String(suggested)}); expected a probability in (0, 1) in the option, or retrain the model (npm run train)`);
+  };
+  return {
+    buyAbove: pick('buy_above', opts.buyAbove, META.suggestedBuyAbove, model.suggestedBuyAbove),
+    sellAbove: pick('sell_above', opts.sellAbove, META.suggestedSellAbove, model.suggestedSellAbove),
+    minIntervalMs: opts.minIntervalMs,
+  };
 }
 
 export type SignalStatusRequest = { type: 'signal-status' };
@@ -67,7 +91,8 @@ interface SymbolState {
   /** newest top not yet run through the model */
   dirty: BookTop | undefined;
   lastIntentMs: number;
-  lastP: number;
+  lastPUp: number;
+  lastPDown: number;
 }
 
 export interface SignalCounters {
@@ -81,11 +106,15 @@ export interface SignalCounters {
   staleAtDecision: number;
   intents: { buy: number; sell: number };
   cooldownSkipped: number;
+  /** intents not sent because order_notional at the touch is less than one lot */
+  belowLotSkipped: number;
   unknownSymbolsRefused: number;
 }
 
 interface State {
   model: OnnxSignalModel | undefined;
+  /** set with the model: the thresholds may come from its metadata */
+  rule: DecisionRule | undefined;
   symbols: Map<string, SymbolState>;
   inflight: boolean;
   counters: SignalCounters;
@@ -98,7 +127,9 @@ export type SignalStatus = {
   model: string;
   loaded: boolean;
   counters: SignalCounters;
-  symbols: Record<string, { ready: boolean; stale: boolean; bars: number; lastP: number }>;
+  /** the thresholds in use (undefined until the model is loaded) */
+  rule: DecisionRule | undefined;
+  symbols: Record<string, { ready: boolean; stale: boolean; bars: number; pUp: number; pDown: number }>;
 };
 
 /** Rounds a quantity down to the lot precision (never more than the notional asked for). */
@@ -112,14 +143,14 @@ export const signal = (opts: SignalOptions): Behavior<SignalMsg, State> => {
     let st = s.symbols.get(symbol);
     if (!st) {
       if (s.symbols.size >= opts.symbolsMax) return undefined;
-      st = { features: new FeatureState(symbol), stale: true, dirty: undefined, lastIntentMs: -Infinity, lastP: NaN };
+      st = { features: new FeatureState(symbol), stale: true, dirty: undefined, lastIntentMs: -Infinity, lastPUp: NaN, lastPDown: NaN };
       s.symbols.set(symbol, st);
     }
     return st;
   };
 
   const runBatch = (s: State, ctx: ActorContext<SignalMsg>): void => {
-    if (s.inflight || !s.model) return;
+    if (s.inflight || !s.model || !s.rule) return;
     const symbols: string[] = [];
     const tops: BookTop[] = [];
     for (const [sym, st] of s.symbols) {
@@ -145,29 +176,30 @@ export const signal = (opts: SignalOptions): Behavior<SignalMsg, State> => {
     s.counters.batches++;
     const self = ctx.self;
     s.model.run(s.batch, symbols.length).then(
-      (p) => self.tell({ type: 'inferred', symbols, tops, p: p.slice(0, symbols.length) }),
+      (p) => self.tell({ type: 'inferred', symbols, tops, p }),
       (e: unknown) => self.tell({ type: 'infer-failed', error: e instanceof Error ? e : new Error(String(e)) }),
     );
   };
 
-  const decide = (s: State, ctx: ActorContext<SignalMsg>, sym: string, top: BookTop, p: number): void => {
+  const decide = (s: State, ctx: ActorContext<SignalMsg>, rule: DecisionRule, sym: string, top: BookTop, pUp: number, pDown: number): void => {
     const st = s.symbols.get(sym);
     if (!st) return;
-    st.lastP = p;
+    st.lastPUp = pUp;
+    st.lastPDown = pDown;
     s.counters.inferences++;
-    if (st.stale) {
-      s.counters.staleAtDecision++;
+    const d = decideIntent({ pUp, pDown, stale: st.stale, eventMs: top.eventMs, lastIntentMs: st.lastIntentMs }, rule);
+    if (d.type === 'skip') {
+      if (d.reason === 'stale-at-decision') s.counters.staleAtDecision++;
+      else if (d.reason === 'cooldown') s.counters.cooldownSkipped++;
       return;
     }
-    const side: Side | undefined = p >= opts.buyAbove ? 'buy' : p <= opts.sellBelow ? 'sell' : undefined;
-    if (!side) return;
-    if (top.eventMs - st.lastIntentMs < opts.minIntervalMs) {
-      s.counters.cooldownSkipped++;
-      return;
-    }
+    const { side } = d;
     const limitPrice = side === 'buy' ? top.ask : top.bid;
     const qty = lot(opts.orderNotional / limitPrice, opts.qtyDecimals);
-    if (!(qty > 0)) return;
+    if (!(qty > 0)) {
+      s.counters.belowLotSkipped++;
+      return;
+    }
     st.lastIntentMs = top.eventMs;
     s.counters.intents[side]++;
     ctx.tell<OrderIntent>(opts.intentsTo, {
@@ -177,8 +209,9 @@ export const signal = (opts: SignalOptions): Behavior<SignalMsg, State> => {
       side,
       qty,
       limitPrice,
-      confidence: Math.abs(p - 0.5) * 2,
-      pUp: p,
+      confidence: d.confidence,
+      pUp,
+      pDown,
       bookU: top.u,
       rxMs: top.rxMs,
     });
@@ -193,9 +226,10 @@ export const signal = (opts: SignalOptions): Behavior<SignalMsg, State> => {
       );
       return {
         model: undefined,
+        rule: undefined,
         symbols: new Map(),
         inflight: false,
-        counters: { tops: 0, staleNotices: 0, crossedSkipped: 0, notReady: 0, batches: 0, inferences: 0, staleAtDecision: 0, intents: { buy: 0, sell: 0 }, cooldownSkipped: 0, unknownSymbolsRefused: 0 },
+        counters: { tops: 0, staleNotices: 0, crossedSkipped: 0, notReady: 0, batches: 0, inferences: 0, staleAtDecision: 0, intents: { buy: 0, sell: 0 }, cooldownSkipped: 0, belowLotSkipped: 0, unknownSymbolsRefused: 0 },
         batch: new Float32Array(FEATURE_COUNT * 8),
         vec: new Float32Array(FEATURE_COUNT),
       };
@@ -231,16 +265,22 @@ export const signal = (opts: SignalOptions): Behavior<SignalMsg, State> => {
         }
         case 'model-loaded':
           s.model = msg.model;
+          // Throws (the actor fails) when neither the options nor the model give a threshold.
+          s.rule = decisionRuleFor(opts, msg.model.metadata, `actor ${ctx.self.address}: options`);
           runBatch(s, ctx);
           return s;
         case 'model-failed':
           // Without a model there is no signal: fail, so the supervisor (and the operator) knows.
           throw new Error(`signal model ${opts.modelFile} could not be loaded: ${msg.error.message}`);
-        case 'inferred':
+        case 'inferred': {
           s.inflight = false;
-          for (let i = 0; i < msg.symbols.length; i++) decide(s, ctx, msg.symbols[i], msg.tops[i], msg.p[i]);
+          const rule = s.rule;
+          if (!rule) return s; // never: a batch only runs once the model, and so the rule, is set
+          // p is row-major [p_up, p_down] per symbol (OUTPUT_COLUMNS)
+          for (let i = 0; i < msg.symbols.length; i++) decide(s, ctx, rule, msg.symbols[i], msg.tops[i], msg.p[2 * i], msg.p[2 * i + 1]);
           runBatch(s, ctx);
           return s;
+        }
         case 'infer-failed':
           throw new Error(`signal model ${opts.modelFile}: inference failed: ${msg.error.message}`);
         case 'signal-status':
@@ -259,6 +299,6 @@ export const signal = (opts: SignalOptions): Behavior<SignalMsg, State> => {
 
 function statusOf(s: State, opts: SignalOptions): SignalStatus {
   const symbols: SignalStatus['symbols'] = {};
-  for (const [sym, st] of s.symbols) symbols[sym] = { ready: st.features.ready, stale: st.stale, bars: st.features.bars, lastP: st.lastP };
-  return { type: 'signal-status-reply', model: opts.modelFile, loaded: s.model !== undefined, counters: { ...s.counters, intents: { ...s.counters.intents } }, symbols };
+  for (const [sym, st] of s.symbols) symbols[sym] = { ready: st.features.ready, stale: st.stale, bars: st.features.bars, pUp: st.lastPUp, pDown: st.lastPDown };
+  return { type: 'signal-status-reply', model: opts.modelFile, loaded: s.model !== undefined, rule: s.rule, counters: { ...s.counters, intents: { ...s.counters.intents } }, symbols };
 }

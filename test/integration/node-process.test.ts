@@ -61,7 +61,7 @@ actors:
     const file = topology('kind', `nodes:\n  n1: { host: local, cores: [0], actors: [e] }\nactors:\n  e: { kind: nope }\n`);
     const r = spawnSync(process.execPath, [RT, 'node', 'n1', '--topology', file], { encoding: 'utf8', timeout: 15_000 });
     expect(r.status).toBe(78);
-    expect(r.stderr).toContain('actor e: unknown kind "nope": expected one of crasher, echo, forward, sink, ticker');
+    expect(r.stderr).toMatch(/actor e: unknown kind "nope": expected one of [a-z, -]*crasher, echo/);
   });
 });
 

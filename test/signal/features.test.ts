@@ -187,13 +187,20 @@ describe('FeatureState', () => {
 });
 
 describe('training rows', () => {
-  it('one row per completed bar after warm-up, labelled by the mid one horizon later (1 = strictly higher)', async () => {
+  it('one row per completed bar after warm-up, labelled by the mid one horizon later: up = strictly higher, down = strictly lower, flat = neither', async () => {
     const rising = Array.from({ length: 400 }, (_, i) => top(T0 + i * BAR_MS, 100 + i * 0.1));
     const r = await rowsFromTops(rising, 1000);
     // rows for bars 300..389: bar 399 is still open, and bars past 389 have no mid 1 s later
     expect(r.x.length).toBe(90);
-    expect(Array.from(r.y).every((v) => v === 1)).toBe(true);
+    expect(Array.from(r.up).every((v) => v === 1)).toBe(true);
+    expect(Array.from(r.down).every((v) => v === 0)).toBe(true);
+    expect(Array.from(r.bar)).toEqual(Array.from({ length: 90 }, (_, i) => Math.floor(T0 / BAR_MS) + 300 + i));
+    const falling = await rowsFromTops(Array.from({ length: 400 }, (_, i) => top(T0 + i * BAR_MS, 200 - i * 0.1)), 1000);
+    expect(Array.from(falling.up).every((v) => v === 0)).toBe(true);
+    expect(Array.from(falling.down).every((v) => v === 1)).toBe(true);
     const flat = await rowsFromTops(Array.from({ length: 400 }, (_, i) => top(T0 + i * BAR_MS, 100)), 1000);
-    expect(Array.from(flat.y).every((v) => v === 0)).toBe(true);
+    expect(flat.x.length).toBe(90);
+    expect(Array.from(flat.up).every((v) => v === 0)).toBe(true);
+    expect(Array.from(flat.down).every((v) => v === 0)).toBe(true);
   });
 });

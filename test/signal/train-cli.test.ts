@@ -31,31 +31,51 @@ function run(args: string[]): Promise<{ code: number | null; stdout: string; std
 }
 
 describe('npm run train', () => {
-  it.skipIf(!DATA)('trains on a slice of a recorded file; onnxruntime-node and predict() agree on the model it writes', async () => {
+  it.skipIf(!DATA)('trains on a slice of a recorded file; onnxruntime-node and predict() agree on both columns of the model it writes', async () => {
     const out = join(dir, 'slice.onnx');
     const r = await run(['--file', DATA!, '--slice', '20000', '--out', out, '--seed', '5']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/usdm-btcusdt_20240808\.gz: BTCUSDT, \d+ tops -> \d+ rows/);
-    expect(r.stdout).toMatch(/held back: \d+ rows, [\d.]+% up; accuracy [\d.]+% vs majority-class \([01]\) baseline [\d.]+%; AUC [\d.]+/);
+    expect(r.stdout).toMatch(/usdm-btcusdt_20240808\.gz: BTCUSDT, \d+ tops -> \d+ rows .*up [\d.]+%, flat [\d.]+%, down [\d.]+%/);
+    const side = (name: string): string => `${name}: accuracy [\\d.]+% vs majority-class \\([01]\\) baseline [\\d.]+%, AUC [\\d.]+`;
+    expect(r.stdout).toMatch(new RegExp(`held back: \\d+ rows \\(up [\\d.]+%, flat [\\d.]+%, down [\\d.]+%\\); ${side('p_up')}; ${side('p_down')}`));
+    expect(r.stdout).toMatch(/suggested thresholds .*: buy_above 0\.\d+, sell_above 0\.\d+; on the held-back rows \d+ buy \+ \d+ sell intents in [\d.]+ min = [\d.]+\/min/);
 
     const report = JSON.parse(readFileSync(join(dir, 'slice.json'), 'utf8')) as TrainReport;
     expect(report).toMatchObject({ features: [...FEATURE_NAMES], horizon_ms: 1000, seed: 5, slice_lines: 20000, trained_on: ['usdm-btcusdt_20240808.gz'] });
     expect(report.rows.train).toBeGreaterThan(100);
     expect(report.rows.held_back).toBeGreaterThan(50);
+    expect(report.outputs).toEqual(['p_up', 'p_down']);
+    const hb = report.held_back;
+    expect(hb.up_rate + hb.flat_rate + hb.down_rate).toBeCloseTo(1, 12);
+    expect(report.suggested).toMatchObject({ quantile: 0.95, min_interval_ms: 1000 });
+    for (const t of [report.suggested.buy_above, report.suggested.sell_above]) {
+      expect(t > 0 && t < 1).toBe(true);
+      expect(Math.round(t * 100) / 100).toBe(t);
+    }
 
     const model = mlpFromJson(report.model);
     const onnx = await OnnxSignalModel.load(out);
     try {
-      expect(onnx.metadata).toMatchObject({ horizonMs: 1000, trainedOn: ['usdm-btcusdt_20240808.gz'], seed: 5 });
-      expect(onnx.metadata.metrics.auc).toBe(report.held_back.auc);
+      expect(onnx.metadata).toMatchObject({
+        horizonMs: 1000,
+        trainedOn: ['usdm-btcusdt_20240808.gz'],
+        seed: 5,
+        outputs: ['p_up', 'p_down'],
+        suggestedBuyAbove: report.suggested.buy_above,
+        suggestedSellAbove: report.suggested.sell_above,
+      });
+      expect(onnx.metadata.metrics.up_auc).toBe(hb.up.auc);
+      expect(onnx.metadata.metrics.down_auc).toBe(hb.down.auc);
       const rng = new SeededRandom(11);
       const rows = Array.from({ length: 64 }, () => Float32Array.from(model.mean, (m, f) => m + 3 * model.std[f] * rng.normal()));
       const batch = new Float32Array(rows.length * model.inputSize);
       rows.forEach((row, i) => batch.set(row, i * model.inputSize));
       const got = await onnx.run(batch, rows.length);
       const want = predict(model, rows);
-      for (let i = 0; i < rows.length; i++) expect(Math.abs(got[i] - want[i])).toBeLessThan(1e-5);
+      expect(got.length).toBe(2 * rows.length);
+      expect(want.length).toBe(2 * rows.length);
+      for (let i = 0; i < got.length; i++) expect(Math.abs(got[i] - want[i])).toBeLessThan(1e-5);
     } finally {
       await onnx.release();
     }
@@ -67,9 +87,17 @@ describe('npm run train', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/synthetic:BTCUSDT:seed=1:80000ms: BTCUSDT, \d+ tops -> \d+ rows/);
+    expect(r.stdout).toMatch(/held back: \d+ rows \(up [\d.]+%, flat [\d.]+%, down [\d.]+%\); p_up: .*; p_down: /);
     const onnx = await OnnxSignalModel.load(out);
-    expect(onnx.metadata.trainedOn).toEqual(['synthetic:BTCUSDT:seed=1:80000ms', 'synthetic:ETHUSDT:seed=1:80000ms']);
-    await onnx.release();
+    try {
+      expect(onnx.metadata.trainedOn).toEqual(['synthetic:BTCUSDT:seed=1:80000ms', 'synthetic:ETHUSDT:seed=1:80000ms']);
+      expect(onnx.metadata.outputs).toEqual(['p_up', 'p_down']);
+      const p = await onnx.run(new Float32Array(onnx.featureCount), 1);
+      expect(p.length).toBe(2);
+      expect(p.every((v) => v > 0 && v < 1)).toBe(true);
+    } finally {
+      await onnx.release();
+    }
   });
 
   it('says what is wrong with a bad flag, and writes nothing', async () => {
