@@ -62,6 +62,7 @@ export async function measureOnnxInfer(options: OnnxInferOptions = {}): Promise<
     const rng = new SeededRandom(7);
     const vectors = Array.from({ length: VECTORS }, () => Float32Array.from({ length: FEATURE_COUNT }, () => rng.normal()));
     const ours = new LatencyHistogram();
+    const asyncPath = new LatencyHistogram();
     const bare = new LatencyHistogram();
     const ts = new LatencyHistogram();
     const bareFeed = new Float32Array(FEATURE_COUNT);
@@ -69,7 +70,18 @@ export async function measureOnnxInfer(options: OnnxInferOptions = {}): Promise<
     const fetches = [OUTPUT_NAME];
     let sink = 0;
 
+    // What the signal actor calls: runNow (synchronous native run) when available, else run.
     const runOurs = async (n: number, h?: LatencyHistogram): Promise<void> => {
+      if (!model.synchronous) return runAsync(n, h);
+      for (let i = 0; i < n; i++) {
+        const x = vectors[i & (VECTORS - 1)];
+        const t0 = process.hrtime.bigint();
+        const p = model.runNow(x, 1);
+        h?.recordSince(t0);
+        sink += p[0];
+      }
+    };
+    const runAsync = async (n: number, h?: LatencyHistogram): Promise<void> => {
       for (let i = 0; i < n; i++) {
         const x = vectors[i & (VECTORS - 1)];
         const t0 = process.hrtime.bigint();
@@ -99,11 +111,13 @@ export async function measureOnnxInfer(options: OnnxInferOptions = {}): Promise<
     };
 
     await runOurs(warmup);
+    await runAsync(warmup);
     await runBare(warmup);
     runTs(warmup);
     for (let done = 0; done < samples; done += ONNX_INFER_DEFAULTS.block) {
       const n = Math.min(ONNX_INFER_DEFAULTS.block, samples - done);
       await runOurs(n, ours);
+      await runAsync(n, asyncPath);
       await runBare(n, bare);
       runTs(n, ts);
     }
@@ -118,9 +132,11 @@ export async function measureOnnxInfer(options: OnnxInferOptions = {}): Promise<
         figures.push({ name: `${prefix}.${suffix}`, value, unit: 'us', better: 'lower', n: s.n, note });
       }
     };
-    latency('onnx.infer', o, `OnnxSignalModel.run (await, one setImmediate hop inside onnxruntime-node); ${where}`);
-    latency('onnx_raw.infer', b, `bare onnxruntime-node session.run, prepared tensor; ${where}`);
-    figures.push({ name: 'onnx.infer.p99_ratio', value: o.p99_us / b.p99_us, unit: 'ratio', better: 'lower', n: o.n, note: 'OnnxSignalModel.run / bare session.run' });
+    const path = model.synchronous ? 'OnnxSignalModel.runNow (synchronous native run, what the signal actor calls)' : `OnnxSignalModel.run (async: ${model.syncUnavailable})`;
+    latency('onnx.infer', o, `${path}; ${where}`);
+    latency('onnx_async.infer', asyncPath.summary(), `OnnxSignalModel.run (await, one setImmediate hop inside onnxruntime-node); ${where}`);
+    latency('onnx_raw.infer', b, `bare onnxruntime-node InferenceSession.run (public async API), prepared tensor; ${where}`);
+    figures.push({ name: 'onnx.infer.p99_ratio', value: o.p99_us / b.p99_us, unit: 'ratio', better: 'lower', n: o.n, note: `${model.synchronous ? 'runNow' : 'run'} / bare public session.run` });
     if (reference && ts.count > 0) latency('mlp_ts.predict', ts.summary(), `the same MLP in plain TypeScript (predict), no ONNX runtime; ${where}`);
     return { figures, model: file };
   } finally {

@@ -7,6 +7,7 @@ import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { BAR_MS, FEATURE_NAMES } from './features.ts';
 import { INPUT_NAME, META, OUTPUT_COLUMNS, OUTPUT_NAME } from './onnx-export.ts';
 import { decodeModel } from './onnx-proto.ts';
+import { openSyncSession, type SyncSession } from './onnx-sync-session.ts';
 
 /** What a signal model file says about itself. */
 export interface ModelMetadata {
@@ -138,11 +139,25 @@ export class OnnxSignalModel {
   readonly #slots = new Map<number, BatchSlot>();
   #busy = false;
 
+  /** the synchronous native session (onnx-sync-session.ts), when usable */
+  #sync: SyncSession | undefined;
+  /** why there is no synchronous path, if there is none */
+  readonly syncUnavailable: string | undefined;
+
   private constructor(
     readonly file: string,
     readonly metadata: ModelMetadata,
     readonly session: InferenceSession,
-  ) {}
+    sync: { session?: SyncSession; unavailable?: string },
+  ) {
+    this.#sync = sync.session;
+    this.syncUnavailable = sync.unavailable;
+  }
+
+  /** True when runNow() is available: inference inside the caller's turn, no event-loop hop. */
+  get synchronous(): boolean {
+    return this.#sync !== undefined;
+  }
 
   get featureCount(): number {
     return this.metadata.featureNames.length;
@@ -186,7 +201,45 @@ export class OnnxSignalModel {
       await session.release();
       throw new ModelContractError(file, `output ${OUTPUT_NAME} has width ${String(outWidth)}, expected ${OUTPUT_COLUMNS.length} columns [${OUTPUT_COLUMNS.join(', ')}]`);
     }
-    return new OnnxSignalModel(file, metadata, session);
+    const model = new OnnxSignalModel(file, metadata, session, openSyncSession(bytes, { ...SESSION_OPTIONS, ...options.session }));
+    await model.#checkSyncPath();
+    return model;
+  }
+
+  /** The synchronous path must give what the public path gives, or it is not used. */
+  async #checkSyncPath(): Promise<void> {
+    if (!this.#sync) return;
+    const F = this.featureCount;
+    const probe = new Float32Array(2 * F);
+    for (let i = 0; i < probe.length; i++) probe[i] = Math.sin(i + 1) * 3;
+    let agree = false;
+    try {
+      const a = this.runNow(probe, 2);
+      const b = await this.run(probe, 2);
+      agree = a.every((v, i) => Math.abs(v - b[i]) <= 1e-6);
+    } catch {
+      agree = false;
+    }
+    if (!agree) {
+      this.#sync.dispose();
+      this.#sync = undefined;
+      (this as { syncUnavailable: string | undefined }).syncUnavailable = 'the native session disagreed with InferenceSession.run on a probe input';
+    }
+  }
+
+  /**
+   * Like run(), synchronously (see `synchronous`): [p_up, p_down] per row, n * 2 values,
+   * row-major, in a fresh array.
+   */
+  runNow(batch: Float32Array, n: number): Float32Array {
+    if (!this.#sync) throw new Error(`${this.file}: no synchronous inference here (${this.syncUnavailable ?? 'released'}): use run()`);
+    const F = this.featureCount;
+    if (!Number.isInteger(n) || n < 1) throw new RangeError(`runNow: n=${n}, expected an integer >= 1`);
+    if (batch.length < n * F) throw new RangeError(`runNow: batch has ${batch.length} floats, ${n} rows of ${F} features need ${n * F}`);
+    const slot = this.#busy ? newSlot(n, F) : this.#slot(n, F);
+    slot.input.set(n * F === batch.length ? batch : batch.subarray(0, n * F));
+    this.#sync.run(slot.feed as Record<string, Tensor>, slot.fetch as Record<string, Tensor>);
+    return slot.output.slice();
   }
 
   /**
@@ -212,6 +265,8 @@ export class OnnxSignalModel {
 
   async release(): Promise<void> {
     this.#slots.clear();
+    this.#sync?.dispose();
+    this.#sync = undefined;
     await this.session.release();
   }
 

@@ -126,6 +126,8 @@ export type SignalStatus = {
   type: 'signal-status-reply';
   model: string;
   loaded: boolean;
+  /** 'sync' (native run inside the turn) or 'async' (InferenceSession.run), with why not sync */
+  inference: string;
   counters: SignalCounters;
   /** the thresholds in use (undefined until the model is loaded) */
   rule: DecisionRule | undefined;
@@ -172,13 +174,23 @@ export const signal = (opts: SignalOptions): Behavior<SignalMsg, State> => {
       tops.push(top);
     }
     if (symbols.length === 0) return;
-    s.inflight = true;
     s.counters.batches++;
+    if (s.model.synchronous) {
+      // Inference inside this turn: the decision is made on exactly the top that was just read.
+      decideBatch(s, ctx, s.rule, symbols, tops, s.model.runNow(s.batch, symbols.length));
+      return;
+    }
+    s.inflight = true;
     const self = ctx.self;
     s.model.run(s.batch, symbols.length).then(
       (p) => self.tell({ type: 'inferred', symbols, tops, p }),
       (e: unknown) => self.tell({ type: 'infer-failed', error: e instanceof Error ? e : new Error(String(e)) }),
     );
+  };
+
+  /** p is row-major [p_up, p_down] per symbol (OUTPUT_COLUMNS). */
+  const decideBatch = (s: State, ctx: ActorContext<SignalMsg>, rule: DecisionRule, symbols: string[], tops: BookTop[], p: Float32Array): void => {
+    for (let i = 0; i < symbols.length; i++) decide(s, ctx, rule, symbols[i], tops[i], p[2 * i], p[2 * i + 1]);
   };
 
   const decide = (s: State, ctx: ActorContext<SignalMsg>, rule: DecisionRule, sym: string, top: BookTop, pUp: number, pDown: number): void => {
@@ -276,8 +288,7 @@ export const signal = (opts: SignalOptions): Behavior<SignalMsg, State> => {
           s.inflight = false;
           const rule = s.rule;
           if (!rule) return s; // never: a batch only runs once the model, and so the rule, is set
-          // p is row-major [p_up, p_down] per symbol (OUTPUT_COLUMNS)
-          for (let i = 0; i < msg.symbols.length; i++) decide(s, ctx, rule, msg.symbols[i], msg.tops[i], msg.p[2 * i], msg.p[2 * i + 1]);
+          decideBatch(s, ctx, rule, msg.symbols, msg.tops, msg.p);
           runBatch(s, ctx);
           return s;
         }
@@ -300,5 +311,5 @@ export const signal = (opts: SignalOptions): Behavior<SignalMsg, State> => {
 function statusOf(s: State, opts: SignalOptions): SignalStatus {
   const symbols: SignalStatus['symbols'] = {};
   for (const [sym, st] of s.symbols) symbols[sym] = { ready: st.features.ready, stale: st.stale, bars: st.features.bars, pUp: st.lastPUp, pDown: st.lastPDown };
-  return { type: 'signal-status-reply', model: opts.modelFile, loaded: s.model !== undefined, rule: s.rule, counters: { ...s.counters, intents: { ...s.counters.intents } }, symbols };
+  return { type: 'signal-status-reply', model: opts.modelFile, loaded: s.model !== undefined, inference: !s.model ? 'none' : s.model.synchronous ? 'sync' : `async (${s.model.syncUnavailable ?? 'unknown'})`, rule: s.rule, counters: { ...s.counters, intents: { ...s.counters.intents } }, symbols };
 }
