@@ -1,0 +1,220 @@
+// The position actor: positions, average cost, realized and unrealized P&L marked on every trade,
+// daily P&L, maximum drawdown with an alert, and reconciliation with the venue's positions
+// (every `reconcile_every_ms` and on demand). A break that persists past a short confirmation
+// delay (fills may be in flight) opens risk's breaker with the reason.
+import type { ActorContext, Behavior } from '../../runtime/actor.ts';
+import type { KindContext } from '../../runtime/kind-registry.ts';
+import { createLogger, type Logger } from '../../runtime/log.ts';
+import type { Trade } from '../feed/market-data.ts';
+import type { BreakerTrip, OrderUpdate, PositionUpdate, VenuePositions, VenuePositionsRequest } from '../order/order-protocol.ts';
+import { type PnlSnapshot, PositionBook, QTY_EPSILON } from './position-book.ts';
+
+export interface PositionOptions {
+  risk: string;
+  venueGateway: string;
+  /** starting equity in quote currency: the base of the drawdown percentage */
+  capital: number;
+  maxDrawdownPct: number;
+  reconcileEveryMs: number;
+  reconcileConfirmMs: number;
+  /** most P&L updates per symbol on marks alone, in exchange time (fills always publish) */
+  markPublishMs: number;
+  /** fills remembered for deduplication (by client order id and trade id) */
+  seenFillsMax: number;
+}
+
+export function positionOptions(ctx: KindContext): PositionOptions {
+  const o = ctx.options as Record<string, unknown>;
+  const where = `actor ${ctx.address}: options`;
+  const str = (k: string, d: string): string => {
+    const v = o[k] ?? d;
+    if (typeof v !== 'string' || v === '') throw new TypeError(`${where}.${k}: expected an actor address, got ${JSON.stringify(v)}`);
+    return v;
+  };
+  const num = (k: string, d: number, ok: (v: number) => boolean, what: string): number => {
+    const v = o[k] ?? d;
+    if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) throw new TypeError(`${where}.${k}: expected ${what}, got ${JSON.stringify(v)}`);
+    return v;
+  };
+  return {
+    risk: str('risk', 'risk'),
+    venueGateway: str('venue_gateway', 'venue-gw'),
+    capital: num('capital', 100_000, (v) => v > 0, 'a positive amount of quote currency'),
+    maxDrawdownPct: num('max_drawdown_pct', 5, (v) => v > 0 && v <= 100, 'a percentage in (0, 100]'),
+    reconcileEveryMs: num('reconcile_every_ms', 10_000, (v) => Number.isInteger(v) && v >= 100, 'an integer >= 100'),
+    reconcileConfirmMs: num('reconcile_confirm_ms', 500, (v) => Number.isInteger(v) && v >= 1, 'an integer >= 1'),
+    markPublishMs: num('mark_publish_ms', 100, (v) => Number.isInteger(v) && v >= 0, 'an integer >= 0'),
+    seenFillsMax: num('seen_fills_max', 100_000, (v) => Number.isInteger(v) && v >= 1, 'an integer >= 1'),
+  };
+}
+
+export type Reconcile = { type: 'reconcile' };
+export type PositionStatusRequest = { type: 'position-status' };
+type ReconcileTick = { type: 'reconcile-tick' };
+type ReconcileConfirm = { type: 'reconcile-confirm' };
+export type PositionMsg = OrderUpdate | Trade | VenuePositions | Reconcile | PositionStatusRequest | ReconcileTick | ReconcileConfirm;
+
+export interface ReconciliationStatus {
+  runs: number;
+  matches: number;
+  breaks: number;
+  /** a mismatch seen once, waiting for the confirmation run */
+  suspect: string | undefined;
+  lastBreak: string | undefined;
+  lastRunAtMs: number | undefined;
+}
+
+export interface PositionStatus {
+  type: 'position-status-reply';
+  positions: Record<string, { qty: number; avgPrice: number; markPrice: number; realizedPnl: number; unrealizedPnl: number; fills: number; bought: number; sold: number }>;
+  pnl: PnlSnapshot;
+  drawdownAlert: boolean;
+  fills: number;
+  duplicateFills: number;
+  reconciliation: ReconciliationStatus;
+}
+
+interface State {
+  book: PositionBook;
+  seen: Set<string>;
+  seenOrder: string[];
+  fills: number;
+  duplicateFills: number;
+  lastMarkPublish: Map<string, number>;
+  drawdownAlert: boolean;
+  rec: ReconciliationStatus;
+  /** the run that found the suspect mismatch is being confirmed */
+  confirming: boolean;
+}
+
+/** What differs between our positions and the venue's, or undefined when they agree. */
+export function positionBreak(ours: Map<string, { qty: number }>, venue: Record<string, number>): string | undefined {
+  const diffs: string[] = [];
+  for (const sym of new Set([...ours.keys(), ...Object.keys(venue)])) {
+    const a = ours.get(sym)?.qty ?? 0;
+    const b = venue[sym] ?? 0;
+    if (Math.abs(a - b) > QTY_EPSILON * Math.max(1, Math.abs(a), Math.abs(b))) diffs.push(`${sym} ${a} here, ${b} at the venue`);
+  }
+  return diffs.length ? diffs.join('; ') : undefined;
+}
+
+export const position = (opts: PositionOptions): Behavior<PositionMsg, State> => {
+  let log: Logger | undefined;
+
+  const publish = (s: State, ctx: ActorContext<PositionMsg>, symbol: string): void => {
+    const p = s.book.position(symbol);
+    const pnl = s.book.snapshot();
+    ctx.tell<PositionUpdate>(opts.risk, {
+      type: 'position-update',
+      symbol,
+      qty: p.qty,
+      avgPrice: p.avgPrice,
+      markPrice: p.markPrice,
+      realizedPnl: p.realizedPnl,
+      unrealizedPnl: s.book.unrealized(symbol),
+      dailyPnl: pnl.dailyPnl,
+      day: pnl.day,
+    });
+    if (!s.drawdownAlert && pnl.drawdownPct >= opts.maxDrawdownPct) {
+      s.drawdownAlert = true;
+      log?.error({ drawdownPct: pnl.drawdownPct, limitPct: opts.maxDrawdownPct, peakPnl: pnl.peakPnl, totalPnl: pnl.totalPnl }, `ALARM: drawdown ${pnl.drawdownPct.toFixed(2)}% reached the ${opts.maxDrawdownPct}% alert level`);
+    } else if (s.drawdownAlert && pnl.drawdownPct < opts.maxDrawdownPct / 2) s.drawdownAlert = false;
+  };
+
+  const requestVenuePositions = (ctx: ActorContext<PositionMsg>): void => {
+    ctx.tell<VenuePositionsRequest>(opts.venueGateway, { type: 'venue-positions-request' });
+  };
+
+  return {
+    init(ctx) {
+      log ??= createLogger({ node: ctx.system.node, actor: ctx.self.address });
+      ctx.timers.startPeriodic('reconcile', { type: 'reconcile-tick' }, opts.reconcileEveryMs);
+      return {
+        book: new PositionBook(opts.capital),
+        seen: new Set(),
+        seenOrder: [],
+        fills: 0,
+        duplicateFills: 0,
+        lastMarkPublish: new Map(),
+        drawdownAlert: false,
+        rec: { runs: 0, matches: 0, breaks: 0, suspect: undefined, lastBreak: undefined, lastRunAtMs: undefined },
+        confirming: false,
+      };
+    },
+
+    receive(s, msg, ctx) {
+      switch (msg.type) {
+        case 'order-update': {
+          const f = msg.fill;
+          if (!f) return s;
+          const key = `${msg.clientOrderId}:${f.tradeId}`;
+          if (s.seen.has(key)) {
+            s.duplicateFills++;
+            return s;
+          }
+          s.seen.add(key);
+          s.seenOrder.push(key);
+          if (s.seenOrder.length > opts.seenFillsMax) s.seen.delete(s.seenOrder.shift() as string);
+          s.book.applyFill(msg.symbol, msg.side, f.qty, f.price, f.timeMs);
+          s.fills++;
+          publish(s, ctx, msg.symbol);
+          return s;
+        }
+        case 'trade': {
+          s.book.mark(msg.symbol, msg.price, msg.timeMs);
+          const last = s.lastMarkPublish.get(msg.symbol) ?? -Infinity;
+          if (s.book.position(msg.symbol).qty !== 0 && msg.timeMs - last >= opts.markPublishMs) {
+            s.lastMarkPublish.set(msg.symbol, msg.timeMs);
+            publish(s, ctx, msg.symbol);
+          }
+          return s;
+        }
+        case 'reconcile-tick':
+        case 'reconcile':
+          requestVenuePositions(ctx);
+          return s;
+        case 'reconcile-confirm':
+          s.confirming = true;
+          requestVenuePositions(ctx);
+          return s;
+        case 'venue-positions': {
+          s.rec.runs++;
+          s.rec.lastRunAtMs = Date.now();
+          const diff = positionBreak(s.book.symbols, msg.positions);
+          if (!diff) {
+            s.rec.matches++;
+            s.rec.suspect = undefined;
+            s.confirming = false;
+            return s;
+          }
+          if (!s.confirming) {
+            // Fills may be on their way from the venue to us: look again shortly before calling it a break.
+            s.rec.suspect = diff;
+            ctx.timers.startSingle('reconcile-confirm', { type: 'reconcile-confirm' }, opts.reconcileConfirmMs);
+            return s;
+          }
+          s.confirming = false;
+          s.rec.breaks++;
+          s.rec.lastBreak = diff;
+          s.rec.suspect = undefined;
+          log?.error({ diff }, `reconciliation break: ${diff}`);
+          ctx.tell<BreakerTrip>(opts.risk, { type: 'breaker-trip', reason: `reconciliation break: ${diff}` });
+          return s;
+        }
+        case 'position-status':
+          ctx.reply<PositionStatus>(statusOf(s));
+          return s;
+      }
+    },
+
+    summary: (s) => statusOf(s),
+  };
+};
+
+function statusOf(s: State): PositionStatus {
+  const positions: PositionStatus['positions'] = {};
+  for (const [sym, p] of s.book.symbols) {
+    positions[sym] = { qty: p.qty, avgPrice: p.avgPrice, markPrice: p.markPrice, realizedPnl: p.realizedPnl, unrealizedPnl: s.book.unrealized(sym), fills: p.fills, bought: p.bought, sold: p.sold };
+  }
+  return { type: 'position-status-reply', positions, pnl: s.book.snapshot(), drawdownAlert: s.drawdownAlert, fills: s.fills, duplicateFills: s.duplicateFills, reconciliation: { ...s.rec } };
+}
