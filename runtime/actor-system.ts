@@ -1,3 +1,4 @@
+import { Gauges } from './gauges.ts';
 import { EventEmitter } from 'node:events';
 import type { Behavior, SpawnOptions } from './actor.ts';
 import { ActorCell } from './actor-cell.ts';
@@ -102,6 +103,9 @@ export class ActorSystem {
     }
     return ref as ActorRef<M>;
   }
+
+  /** What this node's actors want an operator to see (counters, levels, states). */
+  readonly gauges = new Gauges();
 
   /**
    * Starts the actor for an address that has none yet, when this node owns it (an entity of a

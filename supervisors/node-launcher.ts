@@ -23,6 +23,10 @@ export interface LaunchOptions {
   statusEveryMs: number;
   /** How long a node may take to stop after SIGTERM before it is killed. */
   stopTimeoutMs: number;
+  /** The application's view of the nodes' gauges: extra status lines (e.g. ticks, orders, P&L). */
+  progress?: (gauges: Record<string, number | string>) => string[];
+  /** Checked on every status: true stops every node (e.g. a replay has been fully traded). */
+  finished?: (gauges: Record<string, number | string>) => boolean;
 }
 
 type NodeState = 'starting' | 'running' | 'backoff' | 'stopping' | 'stopped' | 'gave-up';
@@ -89,6 +93,13 @@ export class NodeLauncher {
     this.drawStatus();
   }
 
+  /** Every node's latest gauges, merged (gauge names are unique across nodes by convention). */
+  gauges(): Record<string, number | string> {
+    const all: Record<string, number | string> = {};
+    for (const m of this.managed.values()) Object.assign(all, m.status?.gauges);
+    return all;
+  }
+
   pids(): Record<string, number | undefined> {
     return Object.fromEntries([...this.managed.values()].map((m) => [m.name, m.pid]));
   }
@@ -112,7 +123,12 @@ export class NodeLauncher {
     m.state = 'running';
     m.status = undefined;
     proc.on('message', (msg: NodeStatus) => {
-      if (msg && msg.type === 'node-status') m.status = msg;
+      if (!msg || msg.type !== 'node-status') return;
+      m.status = msg;
+      if (this.o.finished && !this.stopping && this.o.finished(this.gauges())) {
+        this.log('finished; stopping every node');
+        void this.stop();
+      }
     });
     proc.on('exit', (code, signal) => this.onExit(m, proc, code, signal));
   }
@@ -207,7 +223,7 @@ export class NodeLauncher {
   }
 
   private drawStatus(): void {
-    const lines = this.statusLines();
+    const lines = [...this.statusLines(), ...(this.o.progress?.(this.gauges()) ?? [])];
     if (this.o.tty && this.drawnLines) this.o.out.write(`\x1b[${this.drawnLines}A\x1b[J`);
     this.o.out.write(lines.join('\n') + '\n');
     this.drawnLines = this.o.tty ? lines.length : 0;

@@ -26,6 +26,8 @@ export interface NodeStatus {
   restarts: number;
   deadLetters: number;
   held: number;
+  /** the actors' gauges (runtime/gauges.ts) */
+  gauges: Record<string, number | string>;
 }
 
 export interface RunningNode {
@@ -100,6 +102,7 @@ export function nodeStatus(n: RunningNode, node: string, msgsPerS: number): Node
     restarts,
     deadLetters: n.system.deadLetters.total,
     held: n.transport.stats().links.reduce((s, l) => s + l.held, 0),
+    gauges: n.system.gauges.snapshot(),
   };
 }
 

@@ -128,7 +128,7 @@ describe('position actor', () => {
     await settle(60);
     s2 = await sys.ask<PositionStatus>('position', { type: 'position-status' }, 1000);
     expect(s2.reconciliation.breaks).toBe(1);
-    const trip = toRisk.find((m) => m.type === 'breaker-trip') as { reason: string };
+    const trip = toRisk.find((m) => m.type === 'breaker-trip') as unknown as { reason: string };
     expect(trip.reason).toBe('reconciliation break: BTCUSDT 0.3 here, 0.4 at the venue; ETHUSDT 0 here, 1 at the venue');
     await sys.shutdown();
   });
