@@ -8,6 +8,9 @@ import { validateCommand } from '../runtime/cli/validate.ts';
 import type { KindRegistry } from '../runtime/kind-registry.ts';
 import { runtimeKinds } from '../runtime/kinds/runtime-kinds.ts';
 import { feedCommand } from './feed/feed-command.ts';
+import { RecordedFileError } from './feed/recorded-file.ts';
+import { ReplayTopologyError, replayTopology } from './replay-topology.ts';
+import { replayFinished, tradingProgress, tradingReport } from './run-report.ts';
 import { tradingKinds } from './trading-kinds.ts';
 import { nodesOnHost } from '../runtime/placement.ts';
 import { currentHostsOf, formatProblem, loadTopology, TopologyError, type Topology } from '../runtime/topology.ts';
@@ -22,9 +25,11 @@ const HELP = `rt: a supervised actor runtime for trading
 usage: rt <command> [options]
 
 commands:
-  up [--topology F] [--host H] [--nodes a,b] [--log-dir D]
+  up [--topology F] [--host H] [--nodes a,b] [--log-dir D] [--replay F.gz ... [--speed 1|10|max]]
                       start every node of this host as a pinned process, restart the ones that die,
-                      show one status line per node; Ctrl-C / SIGTERM stops them all
+                      show one status line per node and the trading progress; Ctrl-C / SIGTERM stops
+                      them all and prints a report. --replay trades recorded files (the symbols and
+                      market come from the files) and stops once they are fully traded
   node <name> [--topology F]
                       run one node in this process (what systemd units and \`rt up\` run)
   feed [--file F.gz]... [--speed 1|10|max] [--port 9400] [--symbols A,B] [--seed N] [--gap-every N]
@@ -80,7 +85,7 @@ export async function main(argv: string[]): Promise<number> {
 
 class UsageError extends Error {}
 
-function parse<T extends Record<string, { type: 'string' | 'boolean' }>>(args: string[], options: T, positionals: number) {
+function parse<T extends Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>>(args: string[], options: T, positionals: number) {
   let parsed;
   try {
     parsed = parseArgs({ args, options, allowPositionals: positionals > 0, strict: true });
@@ -116,8 +121,24 @@ function thisHost(topology: Topology, host: string | undefined): string {
 }
 
 async function upCommand(args: string[]): Promise<number> {
-  const { values } = parse(args, { topology: { type: 'string' }, host: { type: 'string' }, nodes: { type: 'string' }, 'log-dir': { type: 'string' } }, 0);
-  const file = resolve(values.topology ?? DEFAULT_TOPOLOGY);
+  const { values } = parse(
+    args,
+    { topology: { type: 'string' }, host: { type: 'string' }, nodes: { type: 'string' }, 'log-dir': { type: 'string' }, replay: { type: 'string', multiple: true }, speed: { type: 'string' } },
+    0,
+  );
+  let file = resolve(values.topology ?? DEFAULT_TOPOLOGY);
+  const replay = values.replay ?? [];
+  if (values.speed !== undefined && replay.length === 0) throw new UsageError('--speed: only with --replay <file>');
+  if (replay.length > 0) {
+    try {
+      const r = await replayTopology(file, replay, values.speed ?? '1', resolve('.data/run'));
+      process.stdout.write(`rt up: replaying ${replay.join(', ')} (${r.market}, ${r.symbols.join(', ')}) at speed ${values.speed ?? '1'}; topology ${r.file}\n`);
+      file = r.file;
+    } catch (e) {
+      if (e instanceof ReplayTopologyError || e instanceof RecordedFileError || e instanceof RangeError) throw new UsageError(e.message);
+      throw e;
+    }
+  }
   const topology = loadTopology(file, values.host ? { currentHost: values.host } : {});
   const host = thisHost(topology, values.host);
   let nodes = nodesOnHost(topology, host);
@@ -137,11 +158,15 @@ async function upCommand(args: string[]): Promise<number> {
     tty: Boolean(process.stdout.isTTY),
     statusEveryMs: 5000,
     stopTimeoutMs: 10_000,
+    progress: tradingProgress,
+    finished: replay.length > 0 ? replayFinished() : undefined,
   });
   process.stdout.write(`rt up: host ${host}, nodes ${nodes.join(', ')} (logs in ${resolve(values['log-dir'] ?? '.data/logs')})\n`);
   launcher.start();
   const stop = (): void => void launcher.stop();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  return launcher.done;
+  const code = await launcher.done;
+  process.stdout.write(`${tradingReport(launcher.gauges())}\n`);
+  return code;
 }

@@ -187,8 +187,9 @@ export const feedGateway = (opts: FeedGatewayOptions): Behavior<FeedGatewayMsg, 
     for (const sym of opts.symbols) ctx.tell<FeedDown>(bookOf(sym), { type: 'feed-down', symbol: sym, reason });
   };
 
-  const bad = (s: State, reason: FeedErrorReason | 'unknown-symbol', detail: string): void => {
+  const bad = (s: State, reason: FeedErrorReason | 'unknown-symbol', detail: string, ctx?: ActorContext<FeedGatewayMsg>): void => {
     s.status.bad[reason] = (s.status.bad[reason] ?? 0) + 1;
+    ctx?.system.gauges.add('feed.bad');
     s.status.lastBad = detail;
     log?.debug({ reason, detail }, 'feed message skipped');
   };
@@ -196,14 +197,15 @@ export const feedGateway = (opts: FeedGatewayOptions): Behavior<FeedGatewayMsg, 
   const onFrame = (s: State, ctx: ActorContext<FeedGatewayMsg>, f: Frame): void => {
     if (f.conn !== s.conn) return;
     s.status.messages++;
+    ctx.system.gauges.set('feed.messages', s.status.messages);
     let m;
     try {
       m = parseStreamMessage(f.text, f.rxMs);
     } catch (e) {
-      if (e instanceof FeedFormatError) return bad(s, e.reason, e.message);
+      if (e instanceof FeedFormatError) return bad(s, e.reason, e.message, ctx);
       throw e;
     }
-    if (!subscribed.has(m.symbol)) return bad(s, 'unknown-symbol', `symbol ${m.symbol} is not subscribed (expected one of ${opts.symbols.join(', ')})`);
+    if (!subscribed.has(m.symbol)) return bad(s, 'unknown-symbol', `symbol ${m.symbol} is not subscribed (expected one of ${opts.symbols.join(', ')})`, ctx);
     s.lastMsgAt.set(m.symbol, f.rxMs);
     if (s.alarmed.delete(m.symbol)) log?.info({ symbol: m.symbol }, 'feed for symbol resumed');
     switch (m.type) {
@@ -300,6 +302,7 @@ export const feedGateway = (opts: FeedGatewayOptions): Behavior<FeedGatewayMsg, 
           s.waiting = [];
           if (msg.code === REPLAY_COMPLETE_CLOSE_CODE) {
             s.ended = true;
+            ctx.system.gauges.set('feed.ended', 1);
             log?.info({ url, reason: msg.reason }, 'feed ended: the replay is complete');
             allFeedDown(s, ctx, `feed ended (${msg.reason || 'replay complete'})`);
             return s;

@@ -104,6 +104,13 @@ export const position = (opts: PositionOptions): Behavior<PositionMsg, State> =>
   const publish = (s: State, ctx: ActorContext<PositionMsg>, symbol: string): void => {
     const p = s.book.position(symbol);
     const pnl = s.book.snapshot();
+    const g = ctx.system.gauges;
+    g.set(`position.${symbol}.qty`, p.qty);
+    g.set('pnl.realized', pnl.realizedPnl);
+    g.set('pnl.unrealized', pnl.unrealizedPnl);
+    g.set('pnl.total', pnl.totalPnl);
+    g.set('pnl.daily', pnl.dailyPnl);
+    g.set('pnl.max_drawdown_pct', pnl.maxDrawdownPct);
     ctx.tell<PositionUpdate>(opts.risk, {
       type: 'position-update',
       symbol,
@@ -157,6 +164,7 @@ export const position = (opts: PositionOptions): Behavior<PositionMsg, State> =>
           if (s.seenOrder.length > opts.seenFillsMax) s.seen.delete(s.seenOrder.shift() as string);
           s.book.applyFill(msg.symbol, msg.side, f.qty, f.price, f.timeMs);
           s.fills++;
+          ctx.system.gauges.set('position.fills', s.fills);
           publish(s, ctx, msg.symbol);
           return s;
         }
@@ -183,6 +191,7 @@ export const position = (opts: PositionOptions): Behavior<PositionMsg, State> =>
           const diff = positionBreak(s.book.symbols, msg.positions);
           if (!diff) {
             s.rec.matches++;
+            ctx.system.gauges.set('reconcile.matches', s.rec.matches);
             s.rec.suspect = undefined;
             s.confirming = false;
             return s;
@@ -195,6 +204,7 @@ export const position = (opts: PositionOptions): Behavior<PositionMsg, State> =>
           }
           s.confirming = false;
           s.rec.breaks++;
+          ctx.system.gauges.set('reconcile.breaks', s.rec.breaks);
           s.rec.lastBreak = diff;
           s.rec.suspect = undefined;
           log?.error({ diff }, `reconciliation break: ${diff}`);

@@ -199,6 +199,7 @@ export const signal = (opts: SignalOptions): Behavior<SignalMsg, State> => {
     st.lastPUp = pUp;
     st.lastPDown = pDown;
     s.counters.inferences++;
+    ctx.system.gauges.set('signal.inferences', s.counters.inferences);
     const d = decideIntent({ pUp, pDown, stale: st.stale, eventMs: top.eventMs, lastIntentMs: st.lastIntentMs }, rule);
     if (d.type === 'skip') {
       if (d.reason === 'stale-at-decision') s.counters.staleAtDecision++;
@@ -214,6 +215,7 @@ export const signal = (opts: SignalOptions): Behavior<SignalMsg, State> => {
     }
     st.lastIntentMs = top.eventMs;
     s.counters.intents[side]++;
+    ctx.system.gauges.add('signal.intents');
     ctx.tell<OrderIntent>(opts.intentsTo, {
       type: 'order-intent',
       id: `${sym}-${top.u}-${side}`,
