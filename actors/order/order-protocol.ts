@@ -107,6 +107,9 @@ export interface VenueCancelReject {
   type: 'venue-cancel-reject';
   clientOrderId: string;
   reason: string;
+  /** the cancel did not reach the venue (disconnected, busy, timeout): the order resends it. Absent:
+   *  false, unless the reason starts with "transient:" (the gateway's convention before this field) */
+  transient?: boolean;
 }
 
 export type VenueToOrder = VenueAck | VenueReject | VenueFill | VenueCancelled | VenueCancelReject;
