@@ -265,7 +265,10 @@ export const order = (opts: OrderOptions): Behavior<OrderMsg, OrderActorState> =
     if (detail !== 'submitted.backoff') ctx.timers.cancel('retry');
     if (detail !== 'cancel_pending') ctx.timers.cancel('cancel-retry');
     if (orderStateOf(before) !== orderStateOf(next) || extra.fill || extra.venueError) publish(ctx, s, next, extra);
-    if (isTerminal(next) && !isTerminal(before)) ctx.timers.startSingle('linger', { type: 'order-linger' }, opts.lingerMs);
+    if (isTerminal(next) && !isTerminal(before)) {
+      ctx.timers.startSingle('linger', { type: 'order-linger' }, opts.lingerMs);
+      ctx.system.gauges.add(`orders.${orderStateOf(next)}`);
+    }
     for (const e of raised) step(s, ctx, e);
   };
 
@@ -287,6 +290,7 @@ export const order = (opts: OrderOptions): Behavior<OrderMsg, OrderActorState> =
       return;
     }
     s.snap = initialTransition(orderMachine, { spec })[0];
+    ctx.system.gauges.add('orders.submitted');
     ctx.timers.cancel('linger');
     step(s, ctx, { type: 'submit-order', order: spec });
   };
