@@ -73,7 +73,7 @@ describe('risk actor', () => {
     expect(s.counters.rejections).toEqual({ bad_qty: 1, unknown_symbol: 1 });
     expect(s.lastRejection).toMatchObject({ limit: 'unknown_symbol', intentId: 'i3', symbol: 'ZZZ' });
     expect(s.recentRejections).toHaveLength(2);
-    expect(n.sys.gauges.get('risk.approvals')).toBe(1);
+    expect(n.sys.gauges.get('risk.approved')).toBe(1);
     expect(n.sys.gauges.get('risk.breaker')).toBe('closed');
   });
 
