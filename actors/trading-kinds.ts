@@ -15,5 +15,8 @@ export function tradingKinds(registry: KindRegistry): KindRegistry {
     .register('feed-gateway', (ctx) => feedGateway(feedGatewayOptions(ctx)))
     .register('book', (ctx) => book(bookOptions(ctx)))
     .register('signal', (ctx) => signal(signalOptions(ctx)))
+    .register('risk', (ctx) => risk(riskOptions(ctx)))
+    .register('order', (ctx) => order(orderOptions(ctx)))
+    .register('position', (ctx) => position(positionOptions(ctx)))
     .register('venue-gateway', (ctx) => venueGateway(venueGatewayOptions(ctx)));
 }

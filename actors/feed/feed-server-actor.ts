@@ -1,6 +1,8 @@
 // The market data server as an actor, so a topology can run it on a node of its own (the
 // simulated exchange's node): the synthetic feed by default, or a replay of recorded files. It
-// serves Binance's combined-stream WebSocket and REST depth (replay-server.ts).
+// serves Binance's combined-stream WebSocket and REST depth (replay-server.ts) and, with a `venue:`
+// options block, the simulated venue's order entry on the same port (actors/venue/venue-server.ts):
+// the market data and the venue are one exchange.
 import type { Behavior } from '../../runtime/actor.ts';
 import type { KindContext } from '../../runtime/kind-registry.ts';
 import { createLogger } from '../../runtime/log.ts';
@@ -8,6 +10,7 @@ import type { MarketSource } from './market-source.ts';
 import { ReplayServer, type ReplaySpeed, type ReplayStatus } from './replay-server.ts';
 import { ReplaySource } from './replay-source.ts';
 import { SyntheticFeed, SYNTHETIC_DEFAULT_SYMBOLS } from './synthetic-feed.ts';
+import { VenueServer, venueServerOptions, type VenueServerOptions, type VenueServerStatus } from '../venue/venue-server.ts';
 
 /** What a market data server serves and where: the same for `rt feed` and the `feed-server` kind. */
 export interface MarketServerConfig {
@@ -25,7 +28,11 @@ export interface MarketServerConfig {
   startNow?: boolean;
 }
 
-export type FeedServerOptions = MarketServerConfig & { source: 'synthetic' | 'replay' };
+export type FeedServerOptions = MarketServerConfig & {
+  source: 'synthetic' | 'replay';
+  /** the simulated venue on the same port (`venue:` block); absent: market data only */
+  venue?: Omit<VenueServerOptions, 'log'>;
+};
 
 export function feedServerOptions(ctx: KindContext): FeedServerOptions {
   const o = ctx.options as Record<string, unknown>;
@@ -46,12 +53,15 @@ export function feedServerOptions(ctx: KindContext): FeedServerOptions {
   };
   const symbols = o.symbols ?? [...SYNTHETIC_DEFAULT_SYMBOLS];
   if (!Array.isArray(symbols) || !symbols.every((s) => typeof s === 'string')) throw new TypeError(`${where}.symbols: expected a list of symbols, got ${JSON.stringify(symbols)}`);
+  const port = int('port', 9400, 0, 65535);
+  const venue = venueServerOptions(`${where}.venue`, o.venue, port);
   return {
     source,
+    ...(venue ? { venue } : {}),
     files: files as string[],
     speed,
     host,
-    port: int('port', 9400, 0, 65535),
+    port,
     symbols: symbols as string[],
     seed: int('seed', 1, -(2 ** 31), 2 ** 31 - 1),
     gapEvery: int('gap_every', 0, 0, 1_000_000_000),
@@ -67,20 +77,32 @@ export async function openSource(o: MarketServerConfig): Promise<MarketSource> {
 }
 
 export type FeedServerStatusRequest = { type: 'feed-server-status' };
-type Started = { type: 'started'; server: ReplayServer };
+type Started = { type: 'started'; server: ReplayServer; venue: VenueServer | undefined };
 type StartFailed = { type: 'start-failed'; error: Error };
 type Ended = { type: 'ended'; how: string };
-type Msg = FeedServerStatusRequest | Started | StartFailed | Ended;
+type VenueGauges = { type: 'venue-gauges' };
+type Msg = FeedServerStatusRequest | Started | StartFailed | Ended | VenueGauges;
+
+/** how often the venue's fills and positions are published as gauges (exchange.fills, exchange.position.<SYMBOL>) */
+const VENUE_GAUGES_INTERVAL_MS = 250;
 
 interface State {
   server: ReplayServer | undefined;
+  venue: VenueServer | undefined;
   closed: boolean;
+}
+
+export interface FeedServerStatusReply {
+  type: 'feed-server-status-reply';
+  status: ReplayStatus | undefined;
+  /** the venue's status when it runs here */
+  venue?: VenueServerStatus;
 }
 
 export const feedServer = (opts: FeedServerOptions): Behavior<Msg, State> => ({
   init(ctx) {
     const self = ctx.self;
-    const s: State = { server: undefined, closed: false };
+    const s: State = { server: undefined, venue: undefined, closed: false };
     const log = createLogger({ node: ctx.system.node, actor: ctx.self.address });
     openSource(opts)
       .then((source) => ReplayServer.start(source, { host: opts.host, port: opts.port, speed: opts.speed, log: (line) => log.info(line) }))
@@ -88,9 +110,16 @@ export const feedServer = (opts: FeedServerOptions): Behavior<Msg, State> => ({
         (server) => {
           // Stopped (or restarted) while starting: do not leak the port.
           if (s.closed) return void server.close();
-          log.info({ ws: server.streamUrl([]), source: server.status().source }, 'market data server listening');
+          let venue: VenueServer | undefined;
+          try {
+            venue = opts.venue && VenueServer.start(server, { ...opts.venue, log: (line) => log.info(line) });
+          } catch (e) {
+            void server.close();
+            return void self.tell({ type: 'start-failed', error: new Error(`venue: ${e instanceof Error ? e.message : String(e)}`) });
+          }
+          log.info({ ws: server.streamUrl([]), source: server.status().source, venue: venue?.url }, venue ? 'exchange listening: market data and venue' : 'market data server listening');
           void server.finished.then((end) => self.tell({ type: 'ended', how: end.kind }));
-          self.tell({ type: 'started', server });
+          self.tell({ type: 'started', server, venue });
         },
         (e: unknown) => self.tell({ type: 'start-failed', error: e instanceof Error ? e : new Error(String(e)) }),
       );
@@ -100,19 +129,29 @@ export const feedServer = (opts: FeedServerOptions): Behavior<Msg, State> => ({
     switch (msg.type) {
       case 'started':
         s.server = msg.server;
+        s.venue = msg.venue;
+        if (s.venue) ctx.timers.startPeriodic('venue-gauges', { type: 'venue-gauges' }, VENUE_GAUGES_INTERVAL_MS);
         return s;
+      case 'venue-gauges': {
+        if (!s.venue) return s;
+        const p = s.venue.engine.positions();
+        ctx.system.gauges.set('exchange.fills', p.fills);
+        for (const [symbol, qty] of Object.entries(p.positions)) ctx.system.gauges.set(`exchange.position.${symbol}`, qty);
+        return s;
+      }
       case 'start-failed':
         throw new Error(`market data server on ${opts.host}:${opts.port} could not start: ${msg.error.message}`);
       case 'ended':
         return s;
       case 'feed-server-status':
-        ctx.reply<{ type: 'feed-server-status-reply'; status: ReplayStatus | undefined }>({ type: 'feed-server-status-reply', status: s.server?.status() });
+        ctx.reply<FeedServerStatusReply>({ type: 'feed-server-status-reply', status: s.server?.status(), ...(s.venue ? { venue: s.venue.status() } : {}) });
         return s;
     }
   },
   stop(s) {
     s.closed = true;
+    // The market server closes its mounts (the venue) first.
     return s.server?.close();
   },
-  summary: (s) => s.server?.status() ?? { state: 'starting' },
+  summary: (s) => (s.server ? { ...s.server.status(), ...(s.venue ? { venue: s.venue.status() } : {}) } : { state: 'starting' }),
 });

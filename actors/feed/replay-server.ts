@@ -7,6 +7,7 @@
 //   GET  /fapi/v1/depth?symbol=BTCUSDT&limit=1000            futures snapshot {lastUpdateId,E,T,bids,asks}
 //   GET  /api/v3/depth?symbol=BTCUSDT&limit=1000             spot snapshot {lastUpdateId,bids,asks}
 //   GET  /status                                             ReplayStatus as JSON
+//   WS   other paths mounted with mountWebSocket (the venue's order entry at /ws-api/v3)
 //
 // One replay clock is shared by every client, like a live exchange: it starts when the first
 // client connects (or the first startAfterClients, or at once with startNow) and a client that
@@ -61,6 +62,17 @@ const LOGGED_STREAMS_MAX = 6;
 const CLOSE_REASON_MAX_BYTES = 123;
 
 export type ReplaySpeed = number | 'max';
+
+/** Called with every source event right after the exchange book has applied it. */
+export type FeedEventListener = (ev: FeedEvent) => void;
+
+/** A WebSocket endpoint served on this server's port next to the market data (the venue). */
+export interface WebSocketMount {
+  /** takes over the upgrade request of a connection to the mounted path */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** called first when the server shuts down (its connections would keep the port open) */
+  close(): Promise<void>;
+}
 
 export interface ReplayServerOptions {
   /** default 127.0.0.1 */
@@ -155,6 +167,8 @@ export class ReplayServer {
   private readonly clients = new Set<Client>();
   private corked: Client[] = [];
   private readonly books = new Map<string, ExchangeBook>();
+  private readonly listeners = new Set<FeedEventListener>();
+  private readonly mounts = new Map<string, WebSocketMount>();
   private readonly markets = new Map<string, Market>();
   /** stream name -> symbol */
   private readonly streams = new Map<string, string>();
@@ -202,6 +216,23 @@ export class ReplayServer {
   /** The bound port (the ephemeral one when asked for port 0). */
   get port(): number {
     return this.boundPort;
+  }
+
+  /** The exchange's books, by symbol, as of now in replay time (the venue matches against them). */
+  exchangeBooks(): ReadonlyMap<string, ExchangeBook> {
+    return this.books;
+  }
+
+  /** Calls `listener` with every source event after the exchange book applied it; returns the unsubscribe. */
+  onEvent(listener: FeedEventListener): () => void {
+    this.listeners.add(listener);
+    return () => void this.listeners.delete(listener);
+  }
+
+  /** Serves another WebSocket endpoint at `path` on this port (e.g. the venue's /ws-api/v3). */
+  mountWebSocket(path: string, mount: WebSocketMount): void {
+    if (path === '/stream' || path.startsWith('/stream/') || path.startsWith('/ws/') || this.mounts.has(path)) throw new Error(`mountWebSocket ${path}: the path is taken`);
+    this.mounts.set(path, mount);
   }
 
   get httpUrl(): string {
@@ -324,13 +355,13 @@ export class ReplayServer {
     const book = this.books.get(ev.symbol);
     if (ev.kind === 'snapshot') {
       book?.load(ev.snapshot, ev.eventMs);
-      return;
+      return this.notify(ev);
     }
     if (ev.kind === 'depth') {
       book?.apply(ev.diff);
       if (ev.withheld) {
         this.diffsWithheld++;
-        return;
+        return this.notify(ev);
       }
     }
     for (const c of this.clients) {
@@ -347,6 +378,18 @@ export class ReplayServer {
       }
       c.ws.send(c.raw ? rawPayload(ev) : ev.json);
       this.messagesSent++;
+    }
+    this.notify(ev);
+  }
+
+  /** A listener that throws is logged; the replay goes on. */
+  private notify(ev: FeedEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(ev);
+      } catch (e) {
+        this.o.log(`event listener failed on ${ev.kind} ${ev.symbol}: ${e instanceof Error ? e.message : String(e)}`);
+      }
     }
   }
 
@@ -408,6 +451,11 @@ export class ReplayServer {
     // A client that resets mid-handshake must not take the server down.
     socket.on('error', () => {});
     const url = new URL(req.url ?? '/', 'http://localhost');
+    const mount = this.mounts.get(url.pathname);
+    if (mount) {
+      if (this.state === 'closed') return rejectUpgrade(socket, { status: 503, body: { code: 503, msg: 'server shutting down' } });
+      return mount.upgrade(req, socket, head);
+    }
     const sub = this.subscription(url);
     if ('status' in sub) return rejectUpgrade(socket, sub);
     if (this.state === 'closed') return rejectUpgrade(socket, { status: 503, body: { code: 503, msg: 'server shutting down' } });
@@ -500,6 +548,7 @@ export class ReplayServer {
       case '/status':
         return send(res, req, { status: 200, body: this.status() });
     }
+    if (this.mounts.has(url.pathname)) return send(res, req, reject(426, `${url.pathname} is a WebSocket endpoint: connect with a WebSocket client`));
     const sub = this.subscription(url);
     if ('status' in sub) return send(res, req, sub);
     send(res, req, reject(426, `${url.pathname} is a WebSocket endpoint: connect with a WebSocket client`));
@@ -532,6 +581,7 @@ export class ReplayServer {
     }
     this.abort.abort();
     await this.loop;
+    await Promise.all([...this.mounts.values()].map((m) => m.close()));
     if (this.pinger) clearInterval(this.pinger);
     const clients = [...this.clients];
     for (const c of clients) c.ws.close(CLOSE_SERVER_SHUTDOWN, 'server shutting down');
