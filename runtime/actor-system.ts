@@ -145,10 +145,11 @@ export class ActorSystem {
 
   private sendRemote(address: string, msg: Message, sender: ActorRef | undefined, trace: TraceContext | undefined): TellResult {
     const node = address.startsWith(ASK_PREFIX) ? address.slice(ASK_PREFIX.length, address.indexOf('/', ASK_PREFIX.length)) : this.nodeOf(address);
-    if (node === undefined) return this.deadLetter(address, sender, msg, 'no-route', `no node holds address "${address}"`);
-    if (node === this.node) {
+    if (node === undefined || node === this.node) {
+      // Ours (or no placement at all, as in a single-node system): start it if an activator owns it.
       const cell = this.activated(address);
       if (cell) return cell.enqueue(msg, sender, trace);
+      if (node === undefined) return this.deadLetter(address, sender, msg, 'no-route', `no node holds address "${address}"`);
       return this.deadLetter(address, sender, msg, 'no-such-actor', `no actor at "${address}" on this node (${this.node})`);
     }
     if (!this.transport) return this.deadLetter(address, sender, msg, 'no-route', `"${address}" lives on node ${node} but this node has no transport`);

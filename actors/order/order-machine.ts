@@ -225,9 +225,9 @@ export const orderMachine = setup({
   guards: {
     badFill: ({ context, event }) => fillProblem(context.spec, fillOf(event)) !== undefined,
     duplicateFill: ({ context, event }) => context.fills.includes(fillOf(event).tradeId),
-    overfill: ({ context, event }) => roundQty(context.filledQty + fillOf(event).qty) > context.spec.qty,
-    completesOrder: ({ context, event }) => roundQty(context.filledQty + fillOf(event).qty) >= context.spec.qty,
-    fullyFilled: ({ context }) => context.filledQty >= context.spec.qty,
+    overfill: ({ context, event }) => roundQty(context.filledQty + fillOf(event).qty) > roundQty(context.spec.qty),
+    completesOrder: ({ context, event }) => roundQty(context.filledQty + fillOf(event).qty) >= roundQty(context.spec.qty),
+    fullyFilled: ({ context }) => roundQty(context.filledQty) >= roundQty(context.spec.qty),
     hasFills: ({ context }) => context.filledQty > 0,
     wasAcked: ({ context }) => context.venueOrderId !== undefined,
     venueHasIt: ({ context }) => context.venueOrderId !== undefined || context.filledQty > 0,
