@@ -1,0 +1,93 @@
+// The product end to end, as `npm start -- --replay <both usdm files> --speed max` runs it: four
+// node processes (exchange with the venue, edge, strategy, execution) on this host over IPC. It
+// must finish by itself, produce orders and fills, end with positions equal to the venue's, and
+// the venue's own log must show no client order id twice.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseDocument } from 'yaml';
+import { sharedDataFile } from '../../actors/feed/recorded-file.ts';
+import { readVenueLog } from '../../actors/venue/venue-log.ts';
+
+const ROOT = join(import.meta.dirname, '../..');
+const RT = join(ROOT, 'bin/rt.mjs');
+const files = [sharedDataFile('usdm-btcusdt_20240808.gz'), sharedDataFile('usdm-ethusdt_20240808.gz')];
+if (!files[0] || !files[1]) console.warn('SKIPPED replay trading test: ../shared/data/binance/usdm-*.gz are absent (a fresh clone has no recorded data; CI has it)');
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+/** The repository's topology.yaml on ports, sockets and a venue log of the test's own. */
+async function testTopology(dir: string): Promise<string> {
+  const doc = parseDocument(readFileSync(join(ROOT, 'topology.yaml'), 'utf8'));
+  const port = await freePort();
+  doc.set('cluster', 'replaytest');
+  doc.setIn(['transport', 'ipc_dir'], join(dir, 'ipc'));
+  let metrics = await freePort();
+  for (const node of ['exchange', 'edge', 'strategy', 'execution']) doc.setIn(['nodes', node, 'ports', 'metrics'], metrics++ % 65536);
+  doc.setIn(['nodes', 'exchange', 'ports', 'market'], port);
+  doc.setIn(['actors', 'market', 'options', 'port'], port);
+  doc.setIn(['actors', 'market', 'options', 'venue', 'log'], join(dir, 'venue.log'));
+  doc.setIn(['actors', 'feed', 'options', 'ws_url'], `ws://127.0.0.1:${port}`);
+  doc.setIn(['actors', 'feed', 'options', 'rest_url'], `http://127.0.0.1:${port}`);
+  doc.setIn(['actors', 'venue-gw', 'options', 'url'], `ws://127.0.0.1:${port}/ws-api/v3`);
+  const file = join(dir, 'topology.yaml');
+  writeFileSync(file, doc.toString());
+  return file;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'rt-replay-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('rt up --replay (npm start -- --replay ...)', () => {
+  it.skipIf(!files[0] || !files[1])(
+    'trades both USD-M files at max speed on four node processes: finishes, orders and fills, positions equal the venue, no client order id twice',
+    async () => {
+      const topology = await testTopology(dir);
+      const proc = spawn(process.execPath, [RT, 'up', '--topology', topology, '--log-dir', join(dir, 'logs'), '--replay', files[0] as string, '--replay', files[1] as string, '--speed', 'max'], {
+        cwd: dir,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      proc.stdout.on('data', (b: Buffer) => (out += b.toString()));
+      proc.stderr.on('data', (b: Buffer) => (out += b.toString()));
+      const code = await new Promise<number | null>((resolve) => {
+        const t = setTimeout(() => proc.kill('SIGINT'), 100_000);
+        proc.on('exit', (c) => {
+          clearTimeout(t);
+          resolve(c);
+        });
+      });
+      const report = out.slice(out.indexOf('== trading report'));
+      console.log(report);
+      expect(code, out).toBe(0);
+      expect(out).toContain('rt up: finished; stopping every node');
+      expect(report).toMatch(/ticks read +168,607 \(bad 0\)/);
+      const submitted = Number(/orders +submitted ([\d,]+)/.exec(report)?.[1].replace(/,/g, ''));
+      const fills = Number(/fills +([\d,]+) applied to positions, ([\d,]+) received from the venue, ([\d,]+) made by the venue/.exec(report)?.[1].replace(/,/g, ''));
+      expect(submitted).toBeGreaterThan(0);
+      expect(fills).toBeGreaterThan(0);
+      expect(report).toMatch(/fills +([\d,]+) applied to positions, \1 received from the venue, \1 made by the venue/);
+      expect(report).toMatch(/open 0/);
+      const positions = report.split('\n').filter((l) => l.includes('  position '));
+      expect(positions.length).toBeGreaterThan(0);
+      for (const l of positions) expect(l).toContain('(equal)');
+
+      // The venue's own log: every client order id accepted once; its fills are the fills we booked.
+      const log = readVenueLog(join(dir, 'venue.log'));
+      const ids = log.filter((r) => r.kind === 'order').map((r) => r.clientOrderId);
+      expect(ids.length).toBe(submitted);
+      expect(new Set(ids).size).toBe(ids.length);
+      expect(log.filter((r) => r.kind === 'fill').length).toBe(fills);
+    },
+    120_000,
+  );
+});
