@@ -11,7 +11,10 @@ import { feedCommand } from './feed/feed-command.ts';
 import { RecordedFileError } from './feed/recorded-file.ts';
 import { ReplayTopologyError, replayTopology } from './replay-topology.ts';
 import { replayFinished, tradingProgress, tradingReport } from './run-report.ts';
+import { askRunning, operatorName } from './operator-command.ts';
+import type { RiskCommandReply } from './risk/risk-actor.ts';
 import { tradingKinds } from './trading-kinds.ts';
+import type { Message } from '../runtime/message.ts';
 import { nodesOnHost } from '../runtime/placement.ts';
 import { currentHostsOf, formatProblem, loadTopology, TopologyError, type Topology } from '../runtime/topology.ts';
 import { NodeLauncher } from '../supervisors/node-launcher.ts';
@@ -35,6 +38,12 @@ commands:
   feed [--file F.gz]... [--speed 1|10|max] [--port 9400] [--symbols A,B] [--seed N] [--gap-every N]
                       serve market data in Binance's format (combined-stream WebSocket + REST depth):
                       a replay of recorded files, or the built-in synthetic feed when no --file
+  kill-switch on|off [--topology F]
+                      turn the risk actor's kill switch on (breaker held open, every open order
+                      cancelled) or off; the only way to change it
+  flatten <SYMBOL> [--topology F]
+                      send a reduce-only order that closes the symbol's position (allowed while
+                      trading is halted)
   validate <file> [--host H]
                       check a topology file; prints every problem with file:line:col
   help                this text
@@ -60,6 +69,10 @@ export async function main(argv: string[]): Promise<number> {
         return await upCommand(rest);
       case 'feed':
         return await feedCommand(rest);
+      case 'kill-switch':
+        return await killSwitchCommand(rest);
+      case 'flatten':
+        return await flattenCommand(rest);
       case undefined:
       case 'help':
       case '-h':
@@ -67,7 +80,7 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(HELP);
         return command === undefined ? 2 : 0;
       default:
-        process.stderr.write(`rt: unknown command "${command}": expected one of up, node, feed, validate, help\n`);
+        process.stderr.write(`rt: unknown command "${command}": expected one of up, node, feed, kill-switch, flatten, validate, help\n`);
         return 2;
     }
   } catch (e) {
@@ -96,6 +109,34 @@ function parse<T extends Record<string, { type: 'string' | 'boolean'; multiple?:
     throw new UsageError(`expected ${positionals} argument${positionals === 1 ? '' : 's'}, got ${parsed.positionals.length}`);
   }
   return parsed;
+}
+
+/** Asks the running risk actor; prints its answer. Exit 0 when it did what was asked, 1 otherwise. */
+async function askRisk(topologyFile: string | undefined, msg: Message): Promise<number> {
+  const topology = loadTopology(topologyFile ?? DEFAULT_TOPOLOGY);
+  let reply: RiskCommandReply;
+  try {
+    reply = await askRunning<RiskCommandReply>(topology, 'risk', msg);
+  } catch (e) {
+    process.stderr.write(`rt ${msg.type}: the risk actor did not answer (${(e as Error).message}): is its node running (rt up)?\n`);
+    return 1;
+  }
+  process.stdout.write(`${reply.detail} (breaker ${reply.breaker})\n`);
+  return reply.ok ? 0 : 1;
+}
+
+async function killSwitchCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { topology: { type: 'string' } }, 1);
+  const on = positionals[0];
+  if (on !== 'on' && on !== 'off') throw new UsageError(`"${on}": expected on or off`);
+  return askRisk(values.topology, { type: 'kill-switch', on: on === 'on', by: operatorName() } as Message);
+}
+
+async function flattenCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { topology: { type: 'string' } }, 1);
+  const symbol = positionals[0];
+  if (!/^[A-Z0-9]{2,20}$/.test(symbol)) throw new UsageError(`symbol "${symbol}": expected upper-case letters and digits, e.g. BTCUSDT`);
+  return askRisk(values.topology, { type: 'flatten', symbol, by: operatorName() } as Message);
 }
 
 async function nodeCommand(args: string[]): Promise<number> {
