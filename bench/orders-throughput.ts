@@ -28,6 +28,7 @@ const WIDE_LIMITS = {
     price_band_bps: 50,
     var_99_1d_limit: 1e15,
     concentration_max_pct: 100,
+    duplicate_window_ms: 0,
   },
 };
 

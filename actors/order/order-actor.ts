@@ -18,7 +18,7 @@
 //   see order-machine.ts), then stops itself; its restart type in topology is `transient`.
 // - Bad input (a venue message that does not check out, another order's message, a fill with a
 //   non-positive qty) changes nothing: it is counted by reason and logged with what it was.
-import { transition, initialTransition } from 'xstate';
+import { machineInitialTransition as initialTransition, machineTransition as transition } from '../machine-transition.ts';
 import type { ActorContext, Behavior } from '../../runtime/actor.ts';
 import type { KindContext } from '../../runtime/kind-registry.ts';
 import { createLogger, type Logger } from '../../runtime/log.ts';

@@ -15,7 +15,8 @@
 // other message. So the cooldown is deterministic in tests and replayable, and the same machine
 // also runs as a plain XState actor with `createActor(breakerMachine, { input, clock })`, where
 // XState's SimulatedClock drives the `after` transitions.
-import { type EventObject, type SnapshotFrom, assign, initialTransition, setup, transition } from 'xstate';
+import { type EventObject, type SnapshotFrom, assign, setup } from 'xstate';
+import { machineInitialTransition as initialTransition, machineTransition as transition } from '../machine-transition.ts';
 
 export interface BreakerConfig {
   /** venue rejects/errors within windowMs that open the breaker */

@@ -33,7 +33,7 @@ function node(routeOrders = true) {
     },
   });
   sys.activate = (address) => {
-    if (!address.startsWith('order/')) return false;
+    if (!routeOrders || !address.startsWith('order/')) return false;
     sys.spawn(address, recorder(address));
     return true;
   };
