@@ -131,7 +131,12 @@ export class ActorCell<M extends Message = Message, S = unknown> implements Deli
           this.trace = mailbox.peekTrace();
           const msg = mailbox.shift() as M;
           this.current = msg;
-          this.state = behavior.receive(this.state, msg, this);
+          const next = behavior.receive(this.state, msg, this);
+          if (next === undefined && this.state !== undefined) {
+            // A switch without a case for this message type: keep the state (do not let the next
+            // message crash on an undefined one) and say which message it was.
+            this.system.deadLetter(this.address, this.sender, msg, 'unhandled', `${this.address} has no case for a "${msg.type}" message: state kept`, false);
+          } else this.state = next;
           this.handled++;
           n++;
           if (this.status !== 'running') break;

@@ -26,4 +26,6 @@ export type DeadLetterReason =
   | 'handler-failed'
   | 'node-unreachable'
   | 'ask-expired'
-  | 'duplicate';
+  | 'duplicate'
+  /** the behaviour had no case for the message (its receive returned undefined); its state was kept */
+  | 'unhandled';

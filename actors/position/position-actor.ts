@@ -1,7 +1,9 @@
 // The position actor: positions, average cost, realized and unrealized P&L marked on every trade,
 // daily P&L, maximum drawdown with an alert, and reconciliation with the venue's positions
-// (every `reconcile_every_ms` and on demand). A break that persists past a short confirmation
-// delay (fills may be in flight) opens risk's breaker with the reason.
+// (every `reconcile_every_ms` and on demand). Positions are compared only at a consistent cut:
+// when the venue has sent exactly as many fills as this actor has booked (otherwise fills are in
+// flight and it looks again shortly). A difference at a consistent cut, seen twice, opens risk's
+// breaker with the reason.
 import type { ActorContext, Behavior } from '../../runtime/actor.ts';
 import type { KindContext } from '../../runtime/kind-registry.ts';
 import { createLogger, type Logger } from '../../runtime/log.ts';
@@ -57,6 +59,8 @@ export type PositionMsg = OrderUpdate | Trade | VenuePositions | Reconcile | Pos
 export interface ReconciliationStatus {
   runs: number;
   matches: number;
+  /** runs where the venue had sent a different number of fills than we had booked (not comparable) */
+  inconclusive: number;
   breaks: number;
   /** a mismatch seen once, waiting for the confirmation run */
   suspect: string | undefined;
@@ -71,6 +75,7 @@ export interface PositionStatus {
   drawdownAlert: boolean;
   fills: number;
   duplicateFills: number;
+  unknownMessages: number;
   reconciliation: ReconciliationStatus;
 }
 
@@ -82,6 +87,7 @@ interface State {
   duplicateFills: number;
   lastMarkPublish: Map<string, number>;
   drawdownAlert: boolean;
+  unknownMessages: number;
   rec: ReconciliationStatus;
   /** the run that found the suspect mismatch is being confirmed */
   confirming: boolean;
@@ -144,7 +150,8 @@ export const position = (opts: PositionOptions): Behavior<PositionMsg, State> =>
         duplicateFills: 0,
         lastMarkPublish: new Map(),
         drawdownAlert: false,
-        rec: { runs: 0, matches: 0, breaks: 0, suspect: undefined, lastBreak: undefined, lastRunAtMs: undefined },
+        unknownMessages: 0,
+        rec: { runs: 0, matches: 0, inconclusive: 0, breaks: 0, suspect: undefined, lastBreak: undefined, lastRunAtMs: undefined },
         confirming: false,
       };
     },
@@ -188,6 +195,14 @@ export const position = (opts: PositionOptions): Behavior<PositionMsg, State> =>
         case 'venue-positions': {
           s.rec.runs++;
           s.rec.lastRunAtMs = Date.now();
+          if (msg.fills !== s.fills) {
+            // Not the same cut: fills are still on their way (to us, or from the venue). Comparing
+            // now would call a break where there is none, or miss one; look again shortly.
+            s.rec.inconclusive++;
+            s.confirming = false;
+            ctx.timers.startSingle('reconcile-retry', { type: 'reconcile' }, opts.reconcileConfirmMs);
+            return s;
+          }
           const diff = positionBreak(s.book.symbols, msg.positions);
           if (!diff) {
             s.rec.matches++;
@@ -214,6 +229,10 @@ export const position = (opts: PositionOptions): Behavior<PositionMsg, State> =>
         case 'position-status':
           ctx.reply<PositionStatus>(statusOf(s));
           return s;
+        default:
+          // Not ours (a reply we did not ask for, a stray message): count it, keep the state.
+          s.unknownMessages++;
+          return s;
       }
     },
 
@@ -226,5 +245,5 @@ function statusOf(s: State): PositionStatus {
   for (const [sym, p] of s.book.symbols) {
     positions[sym] = { qty: p.qty, avgPrice: p.avgPrice, markPrice: p.markPrice, realizedPnl: p.realizedPnl, unrealizedPnl: s.book.unrealized(sym), fills: p.fills, bought: p.bought, sold: p.sold };
   }
-  return { type: 'position-status-reply', positions, pnl: s.book.snapshot(), drawdownAlert: s.drawdownAlert, fills: s.fills, duplicateFills: s.duplicateFills, reconciliation: { ...s.rec } };
+  return { type: 'position-status-reply', positions, pnl: s.book.snapshot(), drawdownAlert: s.drawdownAlert, fills: s.fills, duplicateFills: s.duplicateFills, unknownMessages: s.unknownMessages, reconciliation: { ...s.rec } };
 }

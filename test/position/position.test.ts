@@ -92,11 +92,12 @@ describe('position actor', () => {
     const sys = new ActorSystem({ node: 't' });
     const toRisk: Message[] = [];
     let venue: Record<string, number> = {};
+    let venueFills = 2;
     sys.spawn('risk', { init: () => null, receive: (s: null, m: Message) => (toRisk.push(m), s) } as Behavior<Message, null>);
     sys.spawn('venue-gw', {
       init: () => null,
       receive: (s: null, _m: Message, ctx) => {
-        ctx.reply<VenuePositions>({ type: 'venue-positions', positions: { ...venue }, fills: 0 });
+        ctx.reply<VenuePositions>({ type: 'venue-positions', positions: { ...venue }, fills: venueFills });
         return s;
       },
     } as Behavior<Message, null>);
@@ -121,6 +122,19 @@ describe('position actor', () => {
     let s2 = await sys.ask<PositionStatus>('position', { type: 'position-status' }, 1000);
     expect(s2.reconciliation).toMatchObject({ runs: 2, matches: 1, breaks: 0 });
     expect(toRisk.some((m) => m.type === 'breaker-trip')).toBe(false);
+
+    // While the venue has sent a fill we have not booked, the positions are not compared at all.
+    venueFills = 3;
+    venue = { BTCUSDT: 0.5 };
+    ref.tell({ type: 'reconcile' });
+    await settle(5);
+    s2 = await sys.ask<PositionStatus>('position', { type: 'position-status' }, 1000);
+    expect(s2.reconciliation).toMatchObject({ inconclusive: 1, breaks: 0 });
+    venueFills = 2;
+    venue = { BTCUSDT: 0.3 };
+    await settle(60);
+    s2 = await sys.ask<PositionStatus>('position', { type: 'position-status' }, 1000);
+    expect(s2.reconciliation).toMatchObject({ inconclusive: 1, matches: 2, breaks: 0 });
 
     // One that persists is: the breaker opens with the reason.
     venue = { BTCUSDT: 0.4, ETHUSDT: 1 };

@@ -23,6 +23,30 @@ const recorder = (log: Num[]): Behavior<Num, null> => ({
 });
 
 describe('actor system', () => {
+  it('a message the behaviour has no case for is a dead letter (unhandled) and the state is kept', async () => {
+    const sys = new ActorSystem();
+    const seen: string[] = [];
+    sys.deadLetters.subscribe((d) => seen.push(`${d.reason}:${d.message.type}`));
+    const counted: number[] = [];
+    const ref = sys.spawn<{ type: string }, { n: number }>('c', {
+      init: () => ({ n: 0 }),
+      receive: (s, m) => {
+        switch (m.type) {
+          case 'inc':
+            counted.push(s.n + 1);
+            return { n: s.n + 1 };
+        }
+        return undefined as unknown as { n: number };
+      },
+    });
+    ref.tell({ type: 'inc' });
+    ref.tell({ type: 'stray' });
+    ref.tell({ type: 'inc' });
+    await settle();
+    expect(counted).toEqual([1, 2]);
+    expect(seen).toEqual(['unhandled:stray']);
+  });
+
   it('delivers FIFO per sender->receiver pair, whatever the interleaving (property)', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(fc.constantFrom('a', 'b', 'c'), { maxLength: 200 }), async (senders) => {
