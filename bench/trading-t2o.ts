@@ -130,6 +130,7 @@ export async function measureT2o(o: T2oOptions): Promise<T2oResult> {
     const n = (s: string): number => Number(s.replace(/,/g, ''));
     return { p50_us: n(m[1]), p99_us: n(m[2]), p999_us: n(m[3]), n: n(m[4]), seconds: (performance.now() - t0) / 1000, layout: describeLayout(o.layout) };
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    if (process.env.BENCH_KEEP) console.log(`kept ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
   }
 }

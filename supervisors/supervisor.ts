@@ -75,8 +75,7 @@ export interface ChildInfo {
 }
 
 interface State {
-  /** Children in start order. */
-  order: string[];
+  /** Children by address, in start order (a Map keeps insertion order; removal is O(1) for one-per-order children). */
   specs: Map<string, ChildSpec>;
   intensity: RestartIntensity;
   /** Children this supervisor is stopping on purpose: their exit is not a failure. */
@@ -111,7 +110,7 @@ export function supervisor(spec: SupervisorSpec): Behavior<SupervisorMsg, State>
 
   const giveUp = async (s: State, ctx: ActorContext<SupervisorMsg>, child: string, cause: Error): Promise<void> => {
     s.stopping = true;
-    for (const a of [...s.order].reverse()) await stopChild(s, ctx.system, a);
+    for (const a of [...s.specs.keys()].reverse()) await stopChild(s, ctx.system, a);
     const error = new SupervisorGaveUpError(ctx.self.address, child, spec.intensity, cause);
     ctx.system.tell(ctx.self, { type: '$give-up', error });
   };
@@ -124,7 +123,7 @@ export function supervisor(spec: SupervisorSpec): Behavior<SupervisorMsg, State>
     const delay = backoffDelayMs(spec.backoff, s.intensity.recent(now) - 1);
     if (delay > 0) await new Promise<void>((resolve) => ctx.system.clock.setTimeout(resolve, delay));
     if (s.stopping) return;
-    const affected = strategy(s.order, failed).filter((a) => s.specs.has(a));
+    const affected = strategy([...s.specs.keys()], failed).filter((a) => s.specs.has(a));
     // Halt all affected, newest first, before re-initialising any, oldest first (OTP order).
     for (const a of [...affected].reverse()) await ctx.system.cellOf(a)?.halt();
     for (const a of affected) {
@@ -136,7 +135,6 @@ export function supervisor(spec: SupervisorSpec): Behavior<SupervisorMsg, State>
 
   const forget = (s: State, address: string): void => {
     s.specs.delete(address);
-    s.order = s.order.filter((a) => a !== address);
   };
 
   const serially = (s: State, ctx: ActorContext<SupervisorMsg>, work: () => Promise<void>): void => {
@@ -150,7 +148,6 @@ export function supervisor(spec: SupervisorSpec): Behavior<SupervisorMsg, State>
   return {
     init(ctx) {
       const s: State = {
-        order: spec.children.map((c) => c.address),
         specs: new Map(spec.children.map((c) => [c.address, c])),
         intensity: new RestartIntensity(spec.intensity),
         terminating: new Set(),
@@ -161,7 +158,6 @@ export function supervisor(spec: SupervisorSpec): Behavior<SupervisorMsg, State>
       spec.dynamic?.open((c) => {
         if (s.stopping || s.specs.has(c.address)) return;
         s.specs.set(c.address, c);
-        s.order.push(c.address);
         startChild(ctx, c);
       });
       return s;
@@ -214,17 +210,17 @@ export function supervisor(spec: SupervisorSpec): Behavior<SupervisorMsg, State>
     async stop(s, ctx) {
       s.stopping = true;
       spec.dynamic?.open(undefined);
-      for (const a of [...s.order].reverse()) await stopChild(s, ctx.system, a);
+      for (const a of [...s.specs.keys()].reverse()) await stopChild(s, ctx.system, a);
     },
 
     summary(s) {
-      return { strategy: spec.strategy, children: s.order };
+      return { strategy: spec.strategy, children: [...s.specs.keys()] };
     },
   };
 }
 
 function childInfo(s: State, system: ActorSystem): ChildInfo[] {
-  return s.order.map((address) => {
+  return [...s.specs.keys()].map((address) => {
     const cell = system.cellOf(address);
     return {
       address,
