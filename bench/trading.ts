@@ -10,14 +10,18 @@ import { type Layout, measureT2o } from './trading-t2o.ts';
  * one node, and with books, signal and risk + orders on three nodes over ZeroMQ IPC; orders per
  * second through the risk and order actors alone.
  *
- *   npm run bench -- trading [--samples 100000] [--max-s 400] [--diffs-per-s 40] [--speed 10] [--orders 20000]
+ *   npm run bench -- trading [--samples 20000] [--max-s 300] [--diffs-per-s 10] [--speed 10] [--orders 20000]
+ *
+ * The defaults keep the pipeline well below saturation on this 2-core machine (about 200 orders/s),
+ * so the figures are latency, not queueing; 20,000 samples then take about 100 s per layout
+ * (BENCH.md asks 100,000: pass --samples 100000 and allow --max-s 600).
  */
 const { values } = parseArgs({
   args: process.argv.slice(2),
   options: {
-    samples: { type: 'string', default: '100000' },
-    'max-s': { type: 'string', default: '400' },
-    'diffs-per-s': { type: 'string', default: '40' },
+    samples: { type: 'string', default: '20000' },
+    'max-s': { type: 'string', default: '300' },
+    'diffs-per-s': { type: 'string', default: '10' },
     speed: { type: 'string', default: '10' },
     orders: { type: 'string', default: '20000' },
   },
