@@ -10,6 +10,7 @@ import { createLogger, type Logger } from '../../runtime/log.ts';
 import { FeedFormatError, type FeedErrorReason, parseDepthSnapshot, parseStreamMessage, streamNames } from './binance-format.ts';
 import type { DepthSnapshot, FeedDown, Market, SnapshotRejected, SnapshotRequest } from './market-data.ts';
 import { CLOSE_REPLAY_COMPLETE } from './replay-server.ts';
+import { SocketInbox } from '../socket-inbox.ts';
 
 export interface FeedGatewayOptions {
   /** WebSocket base, e.g. wss://fstream.binance.com or ws://127.0.0.1:9400 (the replay server) */
@@ -90,8 +91,8 @@ interface State {
   lastMsgAt: Map<string, number>;
   alarmed: Set<string>;
   inflight: Set<string>;
-  /** frames the mailbox refused, re-offered once it drains */
-  waiting: Frame[];
+  /** the connection's frames on their way into the mailbox (back-pressure) */
+  inbox: SocketInbox<FeedGatewayMsg> | undefined;
 }
 
 export function feedGatewayOptions(ctx: KindContext): FeedGatewayOptions {
@@ -140,6 +141,14 @@ export function streamUrl(o: FeedGatewayOptions): string {
   return `${o.wsUrl}/stream?streams=${streamNames(o.symbols, o.market).join('/')}`;
 }
 
+/** The connection is gone: its waiting frames go with it; its pause count stays in the status. */
+function closeInbox(s: State): void {
+  if (!s.inbox) return;
+  s.inbox.clear();
+  s.status.pausedReads += s.inbox.pausedReads;
+  s.inbox = undefined;
+}
+
 export const feedGateway = (opts: FeedGatewayOptions): Behavior<FeedGatewayMsg, State> => {
   const url = streamUrl(opts);
   const subscribed = new Set(opts.symbols);
@@ -151,34 +160,17 @@ export const feedGateway = (opts: FeedGatewayOptions): Behavior<FeedGatewayMsg, 
     const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: opts.snapshotTimeoutMs });
     s.ws = ws;
     s.status.connects++;
-    const offer = (f: Frame): void => {
-      if (s.waiting.length > 0 || self.tell(f) === 'full') {
-        // Our mailbox is full: stop reading the socket (TCP pushes back on the server) until it drains.
-        s.waiting.push(f);
-        if (!ws.isPaused) {
-          s.status.pausedReads++;
-          ws.pause();
-          void drain(s, ctx, ws);
-        }
-      }
-    };
+    const inbox = new SocketInbox<FeedGatewayMsg>(ctx, ws);
+    s.inbox = inbox;
     ws.on('open', () => self.tell({ type: 'opened', conn }));
     ws.on('message', (data, isBinary) => {
       const rxMs = performance.timeOrigin + performance.now();
-      offer({ type: 'frame', text: isBinary ? Buffer.from(data as Buffer).toString('utf8') : data.toString(), rxMs, conn });
+      inbox.offer({ type: 'frame', text: isBinary ? Buffer.from(data as Buffer).toString('utf8') : data.toString(), rxMs, conn });
     });
-    ws.on('close', (code, reason) => self.tell({ type: 'closed', conn, code, reason: reason.toString() }));
+    // Through the inbox, so the close is handled after every frame read before it.
+    ws.on('close', (code, reason) => inbox.offer({ type: 'closed', conn, code, reason: reason.toString() }));
     // A close event follows every error; the reconnect is decided there.
     ws.on('error', (e) => log?.warn({ url, err: e.message }, 'feed connection error'));
-  };
-
-  const drain = async (s: State, ctx: ActorContext<FeedGatewayMsg>, ws: WebSocket): Promise<void> => {
-    const cell = ctx.system.cellOf(ctx.self.address);
-    while (s.waiting.length > 0 && cell && !cell.dead) {
-      await cell.mailbox.whenWritable();
-      while (s.waiting.length > 0 && ctx.self.tell(s.waiting[0]) !== 'full') s.waiting.shift();
-    }
-    if (ws.readyState === WebSocket.OPEN) ws.resume();
   };
 
   const bookOf = (symbol: string): string => `${opts.bookPrefix}${symbol}`;
@@ -274,7 +266,7 @@ export const feedGateway = (opts: FeedGatewayOptions): Behavior<FeedGatewayMsg, 
         lastMsgAt: new Map(),
         alarmed: new Set(),
         inflight: new Set(),
-        waiting: [],
+        inbox: undefined,
       };
       connect(s, ctx);
       ctx.timers.startPeriodic('watchdog', { type: 'watchdog' }, Math.max(10, Math.floor(opts.silenceMs / 4)));
@@ -299,7 +291,7 @@ export const feedGateway = (opts: FeedGatewayOptions): Behavior<FeedGatewayMsg, 
           const was = s.connected;
           s.connected = false;
           s.ws = undefined;
-          s.waiting = [];
+          closeInbox(s);
           if (msg.code === REPLAY_COMPLETE_CLOSE_CODE) {
             s.ended = true;
             ctx.system.gauges.set('feed.ended', 1);
@@ -376,5 +368,5 @@ function statusOf(s: State, opts: FeedGatewayOptions): FeedStatus {
     const t = s.lastMsgAt.get(sym);
     silentMs[sym] = t === undefined ? null : Math.max(0, Math.round(now - t));
   }
-  return { ...s.status, connected: s.connected, ended: s.ended, bad: { ...s.status.bad }, snapshots: { ...s.status.snapshots }, byType: { ...s.status.byType }, silentMs };
+  return { ...s.status, pausedReads: s.status.pausedReads + (s.inbox?.pausedReads ?? 0), connected: s.connected, ended: s.ended, bad: { ...s.status.bad }, snapshots: { ...s.status.snapshots }, byType: { ...s.status.byType }, silentMs };
 }

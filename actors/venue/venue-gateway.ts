@@ -39,6 +39,7 @@ import {
 import { LatencyHistogram, type LatencySummary } from './latency-histogram.ts';
 import { fromUnits, toUnits } from './matching-engine.ts';
 import { isTransient } from './venue-errors.ts';
+import { SocketInbox } from '../socket-inbox.ts';
 import {
   type ExecutionReport,
   fromWireSide,
@@ -162,7 +163,8 @@ interface State {
   deferred: Deferred[];
   orders: Map<string, Tracked>;
   lastWriteAt: number;
-  waiting: Frame[];
+  /** the connection's frames on their way into the mailbox (back-pressure) */
+  inbox: SocketInbox<VenueGatewayMsg> | undefined;
   tickToOrder: LatencyHistogram;
   placeRoundTrip: LatencyHistogram;
   status: Omit<VenueGwStatus, 'connected' | 'inflight' | 'deferred' | 'ordersTracked' | 'tickToOrder' | 'placeRoundTrip'>;
@@ -214,20 +216,12 @@ export const venueGateway = (opts: VenueGatewayOptions): Behavior<VenueGatewayMs
     const ws = new WebSocket(opts.url, { perMessageDeflate: false, handshakeTimeout: opts.requestTimeoutMs });
     s.ws = ws;
     s.status.connects++;
-    const offer = (f: Frame): void => {
-      if (s.waiting.length > 0 || !hasRoom(ctx) || self.tell(f) === 'full') {
-        // Our mailbox is full: stop reading (TCP pushes back on the venue) until it drains.
-        s.waiting.push(f);
-        if (!ws.isPaused) {
-          s.status.pausedReads++;
-          ws.pause();
-          void drain(s, ctx, ws);
-        }
-      }
-    };
+    const inbox = new SocketInbox<VenueGatewayMsg>(ctx, ws);
+    s.inbox = inbox;
     ws.on('open', () => self.tell({ type: 'venue-gw-opened', conn }));
-    ws.on('message', (data, isBinary) => offer({ type: 'venue-gw-frame', text: isBinary ? Buffer.from(data as Buffer).toString('utf8') : data.toString(), conn }));
-    ws.on('close', (code, reason) => self.tell({ type: 'venue-gw-closed', conn, code, reason: reason.toString() }));
+    ws.on('message', (data, isBinary) => inbox.offer({ type: 'venue-gw-frame', text: isBinary ? Buffer.from(data as Buffer).toString('utf8') : data.toString(), conn }));
+    // Through the inbox, so the close is handled after every frame read before it.
+    ws.on('close', (code, reason) => inbox.offer({ type: 'venue-gw-closed', conn, code, reason: reason.toString() }));
     // A close event follows every error; the reconnect is decided there.
     ws.on('error', (e) => log?.warn({ url: opts.url, err: e.message }, 'venue connection error'));
   };
@@ -238,23 +232,6 @@ export const venueGateway = (opts: VenueGatewayOptions): Behavior<VenueGatewayMs
    * (right for this actor: an order actor whose VenuePlace is refused hears of it) a full mailbox
    * would turn the frame into a dead letter instead of reporting "full".
    */
-  const hasRoom = (ctx: Ctx): boolean => {
-    const cell = ctx.system.cellOf(ctx.self.address);
-    // The same bound Mailbox.whenWritable waits for (count <= capacity / 2), so drain never spins.
-    return !cell || cell.mailbox.size <= cell.mailbox.capacity >> 1;
-  };
-
-  const drain = async (s: State, ctx: Ctx, ws: WebSocket): Promise<void> => {
-    const cell = ctx.system.cellOf(ctx.self.address);
-    while (s.waiting.length > 0 && cell && !cell.dead) {
-      await cell.mailbox.whenWritable();
-      const before = s.waiting.length;
-      while (s.waiting.length > 0 && hasRoom(ctx) && ctx.self.tell(s.waiting[0]) !== 'full') s.waiting.shift();
-      if (s.waiting.length === before) await new Promise((resolve) => setImmediate(resolve));
-    }
-    if (ws.readyState === WebSocket.OPEN) ws.resume();
-  };
-
   const scheduleReconnect = (s: State, ctx: Ctx): void => {
     const n = s.failuresInARow++;
     const base = Math.min(opts.reconnectMaxMs, opts.reconnectMinMs * 2 ** Math.min(n, 30));
@@ -576,7 +553,7 @@ export const venueGateway = (opts: VenueGatewayOptions): Behavior<VenueGatewayMs
         deferred: [],
         orders: new Map(),
         lastWriteAt: 0,
-        waiting: [],
+        inbox: undefined,
         tickToOrder: new LatencyHistogram(),
         placeRoundTrip: new LatencyHistogram(),
         status: {
@@ -631,7 +608,11 @@ export const venueGateway = (opts: VenueGatewayOptions): Behavior<VenueGatewayMs
           const was = s.connected;
           s.connected = false;
           s.ws = undefined;
-          s.waiting = [];
+          if (s.inbox) {
+            s.inbox.clear();
+            s.status.pausedReads += s.inbox.pausedReads;
+            s.inbox = undefined;
+          }
           s.status.reconnects++;
           log?.warn({ url: opts.url, code: msg.code, reason: msg.reason, wasConnected: was, inflight: s.pending.size }, 'venue disconnected; reconnecting');
           failInflight(s, ctx, 'venue disconnected');
@@ -664,6 +645,7 @@ function statusOf(s: State): VenueGwStatus {
   const st = s.status;
   return {
     ...st,
+    pausedReads: st.pausedReads + (s.inbox?.pausedReads ?? 0),
     connected: s.connected,
     inflight: s.pending.size,
     deferred: s.deferred.length,
