@@ -9,6 +9,7 @@ import type { VenueAck, VenueCancelled, VenueFill, VenuePlace } from '../actors/
 import { risk, riskOptions } from '../actors/risk/risk-actor.ts';
 import type { OrderIntent } from '../actors/signal/order-intent.ts';
 import { ActorSystem } from '../runtime/actor-system.ts';
+import { WIDE_RISK_LIMITS } from './wide-risk-limits.ts';
 import type { Behavior } from '../runtime/actor.ts';
 import type { Message } from '../runtime/message.ts';
 
@@ -17,20 +18,6 @@ export interface OrdersThroughput {
   orders: number;
   seconds: number;
 }
-
-const WIDE_LIMITS = {
-  limits: {
-    default: { max_position: 1e9, max_notional: 1e15 },
-    max_open_positions: 16,
-    max_open_orders: 100_000,
-    daily_loss_limit: 1e12,
-    order_rate_per_s: 1_000_000,
-    price_band_bps: 50,
-    var_99_1d_limit: 1e15,
-    concentration_max_pct: 100,
-    duplicate_window_ms: 0,
-  },
-};
 
 /** A venue that acks and fills every order in full, at once. */
 const instantVenue = (): Behavior<Message, { trade: number }> => ({
@@ -55,7 +42,7 @@ export async function measureOrdersThroughput(orders = 50_000): Promise<OrdersTh
   };
   sys.spawn('position', { init: () => null, receive: (s: null) => s } as Behavior<Message, null>, { mailbox: { capacity: 1_000_000, policy: 'reject' } });
   sys.spawn('venue-gw', instantVenue(), { mailbox: { capacity: 1_000_000, policy: 'reject' } });
-  sys.spawn('risk', risk(riskOptions({ address: 'risk', node: 'bench', options: WIDE_LIMITS })), { mailbox: { capacity: 1_000_000, policy: 'reject' } });
+  sys.spawn('risk', risk(riskOptions({ address: 'risk', node: 'bench', options: { limits: WIDE_RISK_LIMITS } })), { mailbox: { capacity: 1_000_000, policy: 'reject' } });
   const now = Date.now();
   sys.tell('risk', { type: 'trade', symbol: 'BTCUSDT', id: 1, price: 60_000, qty: 1, buyerMaker: false, timeMs: now, rxMs: now });
   const t0 = performance.now();

@@ -7,11 +7,12 @@
 // (or after `max_s`), and the figures come from `rt up`'s closing report.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
+import { isolateTopology } from '../actors/isolated-topology.ts';
+import { WIDE_RISK_LIMITS } from './wide-risk-limits.ts';
 
 const RT = fileURLToPath(new URL('../bin/rt.mjs', import.meta.url));
 const TOPOLOGY = fileURLToPath(new URL('../topology.yaml', import.meta.url));
@@ -37,14 +38,6 @@ export interface T2oResult {
   layout: string;
 }
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
 const LAYOUTS: Record<Layout, { nodes: Record<string, { cores: number[]; actors: string[] }>; describe: string }> = {
   one_node: {
     nodes: { exchange: { cores: [0], actors: ['market'] }, trading: { cores: [1], actors: ['feed', 'book/*', 'signal', 'risk', 'order/*', 'position', 'venue-gw'] } },
@@ -63,36 +56,15 @@ const LAYOUTS: Record<Layout, { nodes: Record<string, { cores: number[]; actors:
 
 async function topologyFor(o: T2oOptions, dir: string): Promise<string> {
   const doc = parseDocument(readFileSync(TOPOLOGY, 'utf8'));
-  const port = await freePort();
-  doc.set('cluster', `bench-${o.layout.replace('_', '-')}`);
-  doc.setIn(['transport', 'ipc_dir'], join(dir, 'ipc'));
-  const layout = LAYOUTS[o.layout];
-  let metrics = await freePort();
   const nodes: Record<string, unknown> = {};
-  for (const [name, n] of Object.entries(layout.nodes)) {
-    nodes[name] = { host: 'local', cores: n.cores, ports: name === 'exchange' ? { metrics: metrics++, market: port } : { metrics: metrics++ }, actors: n.actors };
-  }
+  for (const [name, n] of Object.entries(LAYOUTS[o.layout].nodes)) nodes[name] = { host: 'local', cores: n.cores, actors: n.actors };
   doc.set('nodes', doc.createNode(nodes));
+  await isolateTopology(doc, dir, `bench-${o.layout.replace('_', '-')}`);
   const set = (path: string[], v: unknown): void => doc.setIn(['actors', ...path], v);
-  set(['market', 'options', 'port'], port);
   set(['market', 'options', 'diffs_per_s'], o.diffs_per_s);
   set(['market', 'options', 'speed'], o.speed);
-  set(['market', 'options', 'venue', 'log'], join(dir, 'venue.log'));
-  set(['feed', 'options', 'ws_url'], `ws://127.0.0.1:${port}`);
-  set(['feed', 'options', 'rest_url'], `http://127.0.0.1:${port}`);
-  set(['venue-gw', 'options', 'url'], `ws://127.0.0.1:${port}/ws-api/v3`);
   set(['signal', 'options'], doc.createNode({ intents_to: 'risk', order_notional: 100, min_interval_ms: 0, buy_above: 0.01, sell_above: 0.01 }));
-  set(['risk', 'options', 'limits'], doc.createNode({
-    default: { max_position: 1e9, max_notional: 1e15 },
-    max_open_positions: 16,
-    max_open_orders: 100_000,
-    daily_loss_limit: 1e12,
-    order_rate_per_s: 1_000_000,
-    price_band_bps: 50,
-    var_99_1d_limit: 1e15,
-    concentration_max_pct: 100,
-    duplicate_window_ms: 0,
-  }));
+  set(['risk', 'options', 'limits'], doc.createNode(WIDE_RISK_LIMITS));
   set(['order/*', 'options', 'rate_orders_max'], 1_000_000);
   set(['order/*', 'options', 'rate_window_ms'], 1000);
   const file = join(dir, 'topology.yaml');

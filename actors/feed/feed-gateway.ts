@@ -10,6 +10,7 @@ import { createLogger, type Logger } from '../../runtime/log.ts';
 import { FeedFormatError, type FeedErrorReason, parseDepthSnapshot, parseStreamMessage, streamNames } from './binance-format.ts';
 import type { DepthSnapshot, FeedDown, Market, SnapshotRejected, SnapshotRequest } from './market-data.ts';
 import { CLOSE_REPLAY_COMPLETE } from './replay-server.ts';
+import { jitteredBackoffMs } from '../../supervisors/backoff.ts';
 import { SocketInbox } from '../socket-inbox.ts';
 
 export interface FeedGatewayOptions {
@@ -231,10 +232,7 @@ export const feedGateway = (opts: FeedGatewayOptions): Behavior<FeedGatewayMsg, 
   };
 
   const scheduleReconnect = (s: State, ctx: ActorContext<FeedGatewayMsg>): void => {
-    const n = s.failuresInARow++;
-    const base = Math.min(opts.reconnectMaxMs, opts.reconnectMinMs * 2 ** Math.min(n, 30));
-    // Full jitter on the upper half, so many gateways do not reconnect in step.
-    const delay = Math.round(base / 2 + (Math.random() * base) / 2);
+    const delay = jitteredBackoffMs({ minMs: opts.reconnectMinMs, maxMs: opts.reconnectMaxMs }, ++s.failuresInARow);
     ctx.timers.startSingle('reconnect', { type: 'reconnect' }, delay);
   };
 

@@ -39,6 +39,7 @@ import {
 import { LatencyHistogram, type LatencySummary } from './latency-histogram.ts';
 import { fromUnits, toUnits } from './matching-engine.ts';
 import { isTransient } from './venue-errors.ts';
+import { jitteredBackoffMs } from '../../supervisors/backoff.ts';
 import { SocketInbox } from '../socket-inbox.ts';
 import {
   type ExecutionReport,
@@ -233,9 +234,7 @@ export const venueGateway = (opts: VenueGatewayOptions): Behavior<VenueGatewayMs
    * would turn the frame into a dead letter instead of reporting "full".
    */
   const scheduleReconnect = (s: State, ctx: Ctx): void => {
-    const n = s.failuresInARow++;
-    const base = Math.min(opts.reconnectMaxMs, opts.reconnectMinMs * 2 ** Math.min(n, 30));
-    const delay = Math.round(base / 2 + (Math.random() * base) / 2);
+    const delay = jitteredBackoffMs({ minMs: opts.reconnectMinMs, maxMs: opts.reconnectMaxMs }, ++s.failuresInARow);
     ctx.timers.startSingle('reconnect', { type: 'venue-gw-reconnect' }, delay);
   };
 

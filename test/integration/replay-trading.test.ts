@@ -4,12 +4,12 @@
 // the venue's own log must show no client order id twice.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
 import { sharedDataFile } from '../../actors/feed/recorded-file.ts';
+import { isolateTopology } from '../../actors/isolated-topology.ts';
 import { readVenueLog } from '../../actors/venue/venue-log.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
@@ -17,28 +17,10 @@ const RT = join(ROOT, 'bin/rt.mjs');
 const files = [sharedDataFile('usdm-btcusdt_20240808.gz'), sharedDataFile('usdm-ethusdt_20240808.gz')];
 if (!files[0] || !files[1]) console.warn('SKIPPED replay trading test: ../shared/data/binance/usdm-*.gz are absent (a fresh clone has no recorded data; CI has it)');
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
 /** The repository's topology.yaml on ports, sockets and a venue log of the test's own. */
 async function testTopology(dir: string): Promise<string> {
   const doc = parseDocument(readFileSync(join(ROOT, 'topology.yaml'), 'utf8'));
-  const port = await freePort();
-  doc.set('cluster', 'replaytest');
-  doc.setIn(['transport', 'ipc_dir'], join(dir, 'ipc'));
-  let metrics = await freePort();
-  for (const node of ['exchange', 'edge', 'strategy', 'execution']) doc.setIn(['nodes', node, 'ports', 'metrics'], metrics++ % 65536);
-  doc.setIn(['nodes', 'exchange', 'ports', 'market'], port);
-  doc.setIn(['actors', 'market', 'options', 'port'], port);
-  doc.setIn(['actors', 'market', 'options', 'venue', 'log'], join(dir, 'venue.log'));
-  doc.setIn(['actors', 'feed', 'options', 'ws_url'], `ws://127.0.0.1:${port}`);
-  doc.setIn(['actors', 'feed', 'options', 'rest_url'], `http://127.0.0.1:${port}`);
-  doc.setIn(['actors', 'venue-gw', 'options', 'url'], `ws://127.0.0.1:${port}/ws-api/v3`);
+  await isolateTopology(doc, dir, 'replaytest');
   const file = join(dir, 'topology.yaml');
   writeFileSync(file, doc.toString());
   return file;
