@@ -190,7 +190,6 @@ export const feedGateway = (opts: FeedGatewayOptions): Behavior<FeedGatewayMsg, 
   const onFrame = (s: State, ctx: ActorContext<FeedGatewayMsg>, f: Frame): void => {
     if (f.conn !== s.conn) return;
     s.status.messages++;
-    ctx.system.gauges.set('feed.messages', s.status.messages);
     let m;
     try {
       m = parseStreamMessage(f.text, f.rxMs);
@@ -292,6 +291,7 @@ export const feedGateway = (opts: FeedGatewayOptions): Behavior<FeedGatewayMsg, 
           closeInbox(s);
           if (msg.code === REPLAY_COMPLETE_CLOSE_CODE) {
             s.ended = true;
+            ctx.system.gauges.set('feed.messages', s.status.messages);
             ctx.system.gauges.set('feed.ended', 1);
             log?.info({ url, reason: msg.reason }, 'feed ended: the replay is complete');
             allFeedDown(s, ctx, `feed ended (${msg.reason || 'replay complete'})`);
@@ -307,6 +307,8 @@ export const feedGateway = (opts: FeedGatewayOptions): Behavior<FeedGatewayMsg, 
           if (!s.ended && !s.ws) connect(s, ctx);
           return s;
         case 'watchdog': {
+          // The node reports gauges once a second: no need to touch one per frame.
+          ctx.system.gauges.set('feed.messages', s.status.messages);
           if (!s.connected) return s;
           const now = Date.now();
           let silent = 0;

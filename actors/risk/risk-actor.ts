@@ -172,7 +172,8 @@ export const risk = (opts: RiskOptions): Behavior<RiskMsg, RiskState> => {
   const step = (s: RiskState, input: RiskInput, ctx: ActorContext<RiskMsg>): { state: RiskState; decision?: CheckResult } => {
     const r = riskStep(s, input, config, ctx.system.clock.now());
     carryOut(r.effects, ctx);
-    gauges(r.state, ctx);
+    // Trades only mark prices (the most frequent input): they change no gauge.
+    if (input.type !== 'trade') gauges(r.state, ctx);
     return r;
   };
 
