@@ -13,9 +13,9 @@ export interface ReplayTopsOptions {
 
 /**
  * Every top of book after each applied diff, from sync on, for the file's one symbol. The file's
- * snapshot is applied when its line is reached, as a live client would receive it. A gap ends
- * the sync until... there is no later snapshot in a recorded file, so a gap ends the replay with
- * an error naming it (the recorded futures files have none).
+ * snapshot is applied when its line is reached, as a live client would receive it. A recorded file
+ * has no later snapshot to resync from, so a gap ends the replay with an error naming the line
+ * (none of the three recorded files has one).
  */
 export async function* replayBookTops(file: string, opts: ReplayTopsOptions = {}): AsyncGenerator<BookTop> {
   const sync = new BookSync();
