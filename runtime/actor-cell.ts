@@ -34,6 +34,10 @@ export class ActorCell<M extends Message = Message, S = unknown> implements Deli
   trace: TraceContext | undefined;
   handled = 0;
   restarts = 0;
+  /** set while the actor waits for a promise (suspendUntil): messages queue, none is handled */
+  private waiting = false;
+  /** bumped on every restart and stop: a completion of an earlier incarnation's wait is ignored */
+  private incarnation = 0;
   lastError: Error | undefined;
 
   constructor(
@@ -107,12 +111,12 @@ export class ActorCell<M extends Message = Message, S = unknown> implements Deli
   // ---- Runnable ----
 
   hasWork(): boolean {
-    return this.status === 'running' && (this.signals.length !== 0 || this.mailbox.size !== 0);
+    return this.status === 'running' && !this.waiting && (this.signals.length !== 0 || this.mailbox.size !== 0);
   }
 
   process(budget: number): number {
     let n = 0;
-    while (n < budget && this.status === 'running') {
+    while (n < budget && this.status === 'running' && !this.waiting) {
       try {
         if (this.signals.length !== 0) {
           const s = this.signals.shift() as Signal;
@@ -126,7 +130,7 @@ export class ActorCell<M extends Message = Message, S = unknown> implements Deli
         if (mailbox.size === 0) break;
         const behavior = this.behavior;
         // The hot loop: everything it touches is a field read or a ring-buffer slot.
-        while (n < budget && mailbox.size !== 0 && this.signals.length === 0) {
+        while (n < budget && mailbox.size !== 0 && this.signals.length === 0 && !this.waiting) {
           this.sender = mailbox.peekSender() as ActorRef | undefined;
           this.trace = mailbox.peekTrace();
           const msg = mailbox.shift() as M;
@@ -151,6 +155,43 @@ export class ActorCell<M extends Message = Message, S = unknown> implements Deli
   }
 
   // ---- failure, restart, stop ----
+
+  /**
+   * Stops handling messages until `promise` settles (they queue, within the mailbox's bound); then
+   * `then` moves the state with its value, in the actor's turn, and messages flow again. A
+   * rejection is a failure of the actor like a throwing handler. What a persistent actor's
+   * recovery waits on (Akka's stash during recovery).
+   */
+  suspendUntil<T, X = S>(promise: Promise<T>, then: (state: X, value: T) => X): void {
+    const incarnation = this.incarnation;
+    this.waiting = true;
+    promise.then(
+      (value) => {
+        if (incarnation !== this.incarnation || this.status === 'stopped') return;
+        this.waiting = false;
+        this.sender = undefined;
+        this.trace = undefined;
+        try {
+          this.state = then(this.state as unknown as X, value) as unknown as S;
+        } catch (e) {
+          this.fail(e);
+          return;
+        }
+        if (this.status === 'running' && !this.queued && this.hasWork()) this.system.dispatcher.schedule(this);
+      },
+      (e: unknown) => {
+        if (incarnation !== this.incarnation || this.status === 'stopped') return;
+        this.waiting = false;
+        this.fail(e);
+      },
+    );
+  }
+
+  /** Fails the actor from outside its turn (e.g. its journal refused its events): its supervisor decides. */
+  crash(error: Error): void {
+    if (this.status !== 'running') return;
+    this.fail(error);
+  }
 
   private fail(e: unknown): void {
     const error = e instanceof Error ? e : new Error(String(e));
@@ -178,6 +219,8 @@ export class ActorCell<M extends Message = Message, S = unknown> implements Deli
   async halt(): Promise<void> {
     if (this.status === 'stopped' || this.status === 'stopping') return;
     this.status = 'suspended';
+    this.incarnation++;
+    this.waiting = false;
     this.timers.cancelAll();
     await this.stopChildren();
     await this.runStopHook();
@@ -208,6 +251,8 @@ export class ActorCell<M extends Message = Message, S = unknown> implements Deli
 
   private async doStop(reason: ExitReason): Promise<void> {
     this.status = 'stopping';
+    this.incarnation++;
+    this.waiting = false;
     this.timers.cancelAll();
     await this.stopChildren();
     await this.runStopHook();

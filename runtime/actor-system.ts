@@ -1,4 +1,5 @@
 import { Gauges } from './gauges.ts';
+import type { Journal } from './journal.ts';
 import { EventEmitter } from 'node:events';
 import type { Behavior, SpawnOptions } from './actor.ts';
 import { ActorCell } from './actor-cell.ts';
@@ -106,6 +107,15 @@ export class ActorSystem {
 
   /** What this node's actors want an operator to see (counters, levels, states). */
   readonly gauges = new Gauges();
+
+  /**
+   * Where this node's persistent actors write their events (set by the node before its actors
+   * start). Unset, persistent actors keep their state in memory only.
+   */
+  journal: Journal | undefined;
+
+  /** Lease epoch this node writes with (0 until failover sets it): on every event and snapshot. */
+  epoch = 0;
 
   /**
    * Starts the actor for an address that has none yet, when this node owns it (an entity of a

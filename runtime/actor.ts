@@ -52,4 +52,11 @@ export interface ActorContext<M extends Message = Message> {
   stop(ref?: ActorRef): Promise<void>;
   watch(ref: ActorRef): void;
   unwatch(ref: ActorRef): void;
+  /**
+   * Handles no message until `promise` settles, then moves the state with `then` in the actor's
+   * turn; a rejection fails the actor. Messages queue meanwhile, within the mailbox's bound.
+   */
+  suspendUntil<T, S>(promise: Promise<T>, then: (state: S, value: T) => S): void;
+  /** Fails the actor from outside its turn: its supervisor decides, as for a throwing handler. */
+  crash(error: Error): void;
 }

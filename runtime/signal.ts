@@ -15,7 +15,9 @@ export type Signal =
   /** A child ended (normally, by shutdown, or after a failure its parent chose not to restart). */
   | { type: '$child-exited'; address: string; reason: ExitReason }
   /** A message this actor sent could not be delivered (mailbox full with policy reject, no such actor, node unreachable). */
-  | { type: '$undeliverable'; to: string; message: Message; reason: DeadLetterReason; detail: string };
+  | { type: '$undeliverable'; to: string; message: Message; reason: DeadLetterReason; detail: string }
+  /** A persistent actor's journal became unavailable (PostgreSQL unreachable, appends too slow) or available again. */
+  | { type: '$journal'; available: boolean; reason: string };
 
 export type DeadLetterReason =
   | 'no-such-actor'

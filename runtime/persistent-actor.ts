@@ -1,0 +1,290 @@
+// Persistent actors (event sourcing, as Akka Persistence and Proto.Actor's persistence do it): an
+// actor records what happened as events in the node's journal (runtime/journal.ts) and rebuilds
+// its state, on start and after every restart, from its latest snapshot plus the events after it.
+//
+// Persist before acting: while a message is handled, everything the actor says to others (tell,
+// reply) is held, and goes out only once every event persisted so far has committed. The actor
+// itself does not wait: it moves on to the next message with the new state (its own view runs
+// ahead of the journal by at most one group-commit batch), and its held effects go out in order,
+// batch by batch. Nobody outside ever sees the effect of an event that a crash could take back.
+// If the journal refuses a batch for good, the actor crashes: the effects held behind it are
+// dropped and its supervisor restarts it from what is durable.
+import type { ActorContext, Behavior } from './actor.ts';
+import type { ActorRef } from './actor-ref.ts';
+import type { Journal, JournalHealth, StoredSnapshot, ViewWrite } from './journal.ts';
+import type { Message, TraceContext } from './message.ts';
+import type { Signal } from './signal.ts';
+import type { TellResult } from './tell-result.ts';
+
+export interface EventMeta {
+  persistenceId: string;
+  seqNr: number;
+  epoch: number;
+}
+
+/** The context a persistent behaviour sees: an actor context whose tells wait for the journal. */
+export interface PersistentContext<M extends Message, E extends { type: string }> extends ActorContext<M> {
+  /** Records an event (already reflected in the state the handler returns). */
+  persist(event: E): void;
+  /** Sequence number of the last event persisted (0: none). */
+  readonly seqNr: number;
+  readonly persistenceId: string;
+  /** false when the node runs without a journal (state in memory only) */
+  readonly durable: boolean;
+}
+
+export interface SnapshotSpec<S> {
+  /** events between snapshots; default 1000 */
+  every?: number;
+  /** the state as JSON-safe data */
+  save(state: S): unknown;
+  /** the inverse of save */
+  load(data: unknown): S;
+}
+
+export interface PersistentBehavior<M extends Message, S, E extends { type: string }> {
+  /** default: the actor's address */
+  persistenceId?: string;
+  /** the state before any event */
+  empty(ctx: ActorContext<M>): S;
+  /**
+   * One event onto the state: pure, and the only thing recovery runs. The state `receive`
+   * returns must equal the fold of `apply` over the events it persisted (the property tests hold
+   * this for every persistent actor).
+   */
+  apply(state: S, event: E): S;
+  receive(state: S, msg: M, ctx: PersistentContext<M, E>): S;
+  /** After recovery, before the first message: e.g. ask the venue what was missed. */
+  recovered?(state: S, ctx: PersistentContext<M, E>): S;
+  onSignal?(state: S, signal: Signal, ctx: PersistentContext<M, E>): S;
+  stop?(state: S, ctx: ActorContext<M>): void | Promise<void>;
+  summary?(state: S): unknown;
+  snapshot?: SnapshotSpec<S>;
+  /** Rows of the operator's tables that follow from an event, written in the event's transaction. */
+  views?(event: E, state: S, meta: EventMeta): readonly ViewWrite[];
+}
+
+export const DEFAULT_SNAPSHOT_EVERY = 1000;
+
+/** Marks behaviours that need the node's journal (the node opens the database only for them). */
+export const PERSISTENT = Symbol.for('rt.persistent');
+
+export function isPersistent(b: Behavior<Message, unknown>): boolean {
+  return (b as unknown as Record<symbol, unknown>)[PERSISTENT] === true;
+}
+
+export interface Recovered<S> {
+  state: S;
+  seqNr: number;
+  /** sequence number of the snapshot it started from (0: none) */
+  snapshotSeqNr: number;
+  events: number;
+}
+
+/** Rebuilds a state from the journal: the latest snapshot, then every event after it. */
+export async function recoverState<S, E extends { type: string }>(
+  journal: Pick<Journal, 'latestSnapshot' | 'replay'>,
+  persistenceId: string,
+  empty: S,
+  apply: (s: S, e: E) => S,
+  snapshot: SnapshotSpec<S> | undefined,
+): Promise<Recovered<S>> {
+  let state = empty;
+  let from = 0;
+  const snap: StoredSnapshot | undefined = snapshot ? await journal.latestSnapshot(persistenceId) : undefined;
+  if (snap && snapshot) {
+    state = snapshot.load(snap.state);
+    from = snap.seqNr;
+  }
+  let events = 0;
+  const seqNr = await journal.replay(persistenceId, from, (e) => {
+    state = apply(state, e.payload as E);
+    events++;
+  });
+  return { state, seqNr, snapshotSeqNr: from, events };
+}
+
+type Held = { kind: 'tell'; to: ActorRef; msg: Message; trace: TraceContext | undefined } | { kind: 'reply'; to: ActorRef | undefined; msg: Message; trace: TraceContext | undefined };
+
+export function persistent<M extends Message, S, E extends { type: string }>(def: PersistentBehavior<M, S, E>): Behavior<M, S> {
+  const every = def.snapshot?.every ?? DEFAULT_SNAPSHOT_EVERY;
+  // Per incarnation (reset by init):
+  let persistenceId = '';
+  let seqNr = 0;
+  let sinceSnapshot = 0;
+  let incarnation = 0;
+  /** the batch of the latest event not yet known to be committed */
+  let lastWrite: Promise<void> | undefined;
+  let pendingEvents: E[] = [];
+  let held: Held[] = [];
+  let journal: Journal | undefined;
+  let unsubscribe: (() => void) | undefined;
+  let real!: ActorContext<M>;
+
+  const send = (h: Held): void => {
+    if (h.kind === 'tell') real.system.tellRef(h.to, h.msg, real.self, h.trace);
+    else if (h.to) real.system.tellRef(h.to, h.msg, real.self, h.trace);
+  };
+
+  const pctx: PersistentContext<M, E> = {
+    get self() {
+      return real.self;
+    },
+    get system() {
+      return real.system;
+    },
+    get sender() {
+      return real.sender;
+    },
+    get trace() {
+      return real.trace;
+    },
+    get timers() {
+      return real.timers;
+    },
+    get seqNr() {
+      return seqNr + pendingEvents.length;
+    },
+    get persistenceId() {
+      return persistenceId;
+    },
+    get durable() {
+      return journal !== undefined;
+    },
+    persist(event: E): void {
+      pendingEvents.push(event);
+    },
+    tell<T extends Message>(to: ActorRef<T> | string, msg: T): TellResult {
+      const ref = typeof to === 'string' ? real.system.ref<T>(to) : to;
+      held.push({ kind: 'tell', to: ref as ActorRef, msg, trace: real.trace });
+      return 'queued';
+    },
+    reply<T extends Message>(msg: T): TellResult {
+      held.push({ kind: 'reply', to: real.sender, msg, trace: real.trace });
+      return 'queued';
+    },
+    ask: (to, msg, timeoutMs) => real.ask(to, msg, timeoutMs),
+    spawn: (address, behavior, options) => real.spawn(address, behavior, options),
+    stop: (ref) => real.stop(ref),
+    watch: (ref) => real.watch(ref),
+    unwatch: (ref) => real.unwatch(ref),
+    suspendUntil: (promise, then) => real.suspendUntil(promise, then),
+    crash: (error) => real.crash(error),
+  };
+
+  /** After a handler: journal its events, then release its effects now or once they are durable. */
+  const settle = (state: S): S => {
+    if (pendingEvents.length > 0) {
+      const events = pendingEvents;
+      pendingEvents = [];
+      if (journal) {
+        const epoch = real.system.epoch;
+        for (const event of events) {
+          seqNr++;
+          const meta: EventMeta = { persistenceId, seqNr, epoch };
+          const p = journal.append({ persistenceId, seqNr, epoch, type: event.type, payload: event }, def.views?.(event, state, meta));
+          if (p !== lastWrite) watchWrite(p);
+        }
+        sinceSnapshot += events.length;
+        if (def.snapshot && sinceSnapshot >= every) {
+          sinceSnapshot = 0;
+          const p = journal.saveSnapshot({ persistenceId, seqNr, epoch, state: def.snapshot.save(state) });
+          if (p !== lastWrite) watchWrite(p);
+        }
+      } else seqNr += events.length;
+    }
+    if (held.length > 0) {
+      const effects = held;
+      held = [];
+      if (!lastWrite) for (const h of effects) send(h);
+      // Once its events are durable an effect goes out, even if the actor has restarted since:
+      // the recovered state includes those events, so it must not lose what they caused.
+      else lastWrite.then(() => effects.forEach(send), () => undefined);
+    }
+    return state;
+  };
+
+  const watchWrite = (p: Promise<void>): void => {
+    lastWrite = p;
+    const mine = incarnation;
+    p.then(
+      () => {
+        if (lastWrite === p) lastWrite = undefined;
+      },
+      (e: unknown) => {
+        if (mine === incarnation) real.crash(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  };
+
+  const reset = (): void => {
+    incarnation++;
+    seqNr = 0;
+    sinceSnapshot = 0;
+    lastWrite = undefined;
+    pendingEvents = [];
+    held = [];
+    unsubscribe?.();
+    unsubscribe = undefined;
+  };
+
+  const behavior: Behavior<M, S> = {
+    init(ctx) {
+      reset();
+      real = ctx;
+      persistenceId = def.persistenceId ?? ctx.self.address;
+      journal = ctx.system.journal;
+      const empty = def.empty(ctx);
+      if (!journal) return def.recovered ? settle(def.recovered(empty, pctx)) : empty;
+      const j = journal;
+      const mine = incarnation;
+      const cell = ctx.system.cellOf(ctx.self.address);
+      const onHealth = (h: JournalHealth): void => {
+        if (mine !== incarnation) return;
+        cell?.signal({ type: '$journal', available: h.available, reason: h.available ? '' : h.reason });
+      };
+      unsubscribe = j.onHealth(onHealth);
+      ctx.suspendUntil(recoverState<S, E>(j, persistenceId, empty, def.apply, def.snapshot), (_: S, r: Recovered<S>) => {
+        seqNr = r.seqNr;
+        sinceSnapshot = r.seqNr - r.snapshotSeqNr;
+        let s = r.state;
+        if (!j.health.available) s = def.onSignal ? settle(def.onSignal(s, { type: '$journal', available: false, reason: j.health.reason }, pctx)) : s;
+        return def.recovered ? settle(def.recovered(s, pctx)) : s;
+      });
+      return empty;
+    },
+    receive(state, msg, ctx) {
+      real = ctx;
+      try {
+        return settle(def.receive(state, msg, pctx));
+      } catch (e) {
+        pendingEvents = [];
+        held = [];
+        throw e;
+      }
+    },
+    onSignal(state, signal, ctx) {
+      real = ctx;
+      if (!def.onSignal) return state;
+      try {
+        return settle(def.onSignal(state, signal, pctx));
+      } catch (e) {
+        pendingEvents = [];
+        held = [];
+        throw e;
+      }
+    },
+    stop(state, ctx) {
+      unsubscribe?.();
+      unsubscribe = undefined;
+      // What is held waits for its batch: give it the chance to commit and go out.
+      const pending = lastWrite;
+      const hook = def.stop?.(state, ctx);
+      if (!pending) return hook;
+      return Promise.allSettled([pending, hook]).then(() => undefined);
+    },
+    summary: def.summary ? (s) => def.summary?.(s) : undefined,
+  };
+  (behavior as unknown as Record<symbol, unknown>)[PERSISTENT] = true;
+  return behavior;
+}
