@@ -10,6 +10,7 @@
 // append() throws JournalFullError at once.
 import { EventEmitter } from 'node:events';
 import type pg from 'pg';
+import { decodeJson, encodeJson } from './json-codec.ts';
 
 export interface JournalEvent {
   persistenceId: string;
@@ -190,12 +191,12 @@ export class Journal {
 
   /** The latest snapshot of an actor, if any. */
   async latestSnapshot(persistenceId: string): Promise<StoredSnapshot | undefined> {
-    const r = await this.pool.query<{ seq_nr: string; epoch: string; state: unknown }>(
-      'SELECT seq_nr, epoch, state FROM snapshots WHERE persistence_id = $1 ORDER BY seq_nr DESC LIMIT 1',
-      [persistenceId],
-    );
+    const r = await this.pool.query<{ seq_nr: string; epoch: string; state: string }>({
+      text: 'SELECT seq_nr, epoch, state::text AS state FROM snapshots WHERE persistence_id = $1 ORDER BY seq_nr DESC LIMIT 1',
+      values: [persistenceId],
+    });
     const row = r.rows[0];
-    return row ? { seqNr: Number(row.seq_nr), epoch: Number(row.epoch), state: row.state } : undefined;
+    return row ? { seqNr: Number(row.seq_nr), epoch: Number(row.epoch), state: decodeJson(row.state) } : undefined;
   }
 
   /**
@@ -206,15 +207,15 @@ export class Journal {
   async replay(persistenceId: string, afterSeqNr: number, onEvent: (e: StoredEvent) => void, pageSize = 20_000): Promise<number> {
     let last = afterSeqNr;
     for (;;) {
-      const r = await this.pool.query<{ seq_nr: string; epoch: string; event_type: string; payload: unknown }>({
-        text: 'SELECT seq_nr, epoch, event_type, payload FROM journal WHERE persistence_id = $1 AND seq_nr > $2 ORDER BY seq_nr LIMIT $3',
+      const r = await this.pool.query<{ seq_nr: string; epoch: string; event_type: string; payload: string }>({
+        text: 'SELECT seq_nr, epoch, event_type, payload::text AS payload FROM journal WHERE persistence_id = $1 AND seq_nr > $2 ORDER BY seq_nr LIMIT $3',
         values: [persistenceId, last, pageSize],
       });
       for (const row of r.rows) {
         const seqNr = Number(row.seq_nr);
         if (seqNr !== last + 1) throw new JournalWriteError(`journal of ${persistenceId}: event ${last + 1} is missing (next stored is ${seqNr}): expected no gaps`, undefined);
         last = seqNr;
-        onEvent({ seqNr, epoch: Number(row.epoch), type: row.event_type, payload: row.payload });
+        onEvent({ seqNr, epoch: Number(row.epoch), type: row.event_type, payload: decodeJson(row.payload) });
       }
       if (r.rows.length < pageSize) return last;
     }
@@ -321,12 +322,12 @@ export class Journal {
           seqs[i] = e.seqNr;
           epochs[i] = e.epoch;
           types[i] = e.type;
-          payloads[i] = JSON.stringify(e.payload);
+          payloads[i] = encodeJson(e.payload);
         }
         await client.query(INSERT_EVENTS, [ids, seqs, epochs, types, payloads, this.o.node]);
       }
       for (const v of b.views) await client.query(v.sql, v.params as unknown[]);
-      for (const s of b.snapshots) await client.query(INSERT_SNAPSHOT, [s.persistenceId, s.seqNr, s.epoch, JSON.stringify(s.state), this.o.node]);
+      for (const s of b.snapshots) await client.query(INSERT_SNAPSHOT, [s.persistenceId, s.seqNr, s.epoch, encodeJson(s.state), this.o.node]);
       await client.query('COMMIT');
     } catch (e) {
       error = e;
