@@ -25,6 +25,11 @@ export interface JournalEvent {
 export interface ViewWrite {
   sql: string;
   params: readonly unknown[];
+  /**
+   * Rows with the same key in one batch: only the latest is written (in the place of the first).
+   * For an upsert of an actor's current state, which many events of a batch would repeat.
+   */
+  key?: string;
 }
 
 export interface SnapshotWrite {
@@ -100,6 +105,8 @@ export class JournalClosedError extends Error {
 interface Batch {
   events: JournalEvent[];
   views: ViewWrite[];
+  /** view key -> its index in views */
+  keyed: Map<string, number> | undefined;
   snapshots: SnapshotWrite[];
   /** events + snapshots: what counts against batchMax and pendingMax */
   size: number;
@@ -178,7 +185,20 @@ export class Journal {
   append(event: JournalEvent, views?: readonly ViewWrite[]): Promise<void> {
     const b = this.open(1);
     b.events.push(event);
-    if (views) for (const v of views) b.views.push(v);
+    if (views) {
+      for (const v of views) {
+        if (v.key === undefined) {
+          b.views.push(v);
+          continue;
+        }
+        b.keyed ??= new Map();
+        const at = b.keyed.get(v.key);
+        if (at === undefined) {
+          b.keyed.set(v.key, b.views.length);
+          b.views.push(v);
+        } else b.views[at] = v;
+      }
+    }
     return this.added(b);
   }
 
@@ -266,7 +286,7 @@ export class Journal {
       });
       // An actor that stopped waiting on it must not turn a failed batch into an unhandled rejection.
       done.catch(() => undefined);
-      b = { events: [], views: [], snapshots: [], size: 0, done, resolve, reject, attempts: 0 };
+      b = { events: [], views: [], keyed: undefined, snapshots: [], size: 0, done, resolve, reject, attempts: 0 };
       this.queue.push(b);
     }
     return b;

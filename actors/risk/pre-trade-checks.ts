@@ -33,7 +33,7 @@
 // A size limit that is already exceeded (prices moved, limits lowered) lets only reducing orders
 // through: "the VaR would not grow" is not enough, because with two position views a buy can leave
 // the upper estimate unchanged while the true exposure grows.
-import type { OrderSpec, Side } from '../order/order-protocol.ts';
+import type { OrderSpec, Side, TimeInForce } from '../order/order-protocol.ts';
 import type { OrderIntent } from '../signal/order-intent.ts';
 import type { BreakerView } from './circuit-breaker.ts';
 import { clientOrderIdFor } from './client-order-id.ts';
@@ -71,7 +71,9 @@ export type LimitName =
   | 'max_notional'
   | 'max_open_positions'
   | 'var_99_1d'
-  | 'concentration';
+  | 'concentration'
+  /** risk's journal cannot take events (PostgreSQL unreachable or too slow) */
+  | 'journal_unavailable';
 
 export interface Rejection {
   limit: LimitName;
@@ -94,6 +96,9 @@ export interface OpenOrder {
   reduceOnly: boolean;
   /** risk clock when it was sent (or first seen) */
   sentMs: number;
+  /** as sent (absent for an order risk adopted from an update): what a resend after a restart needs */
+  tif?: TimeInForce;
+  intentId?: string;
 }
 
 export interface SymbolView {

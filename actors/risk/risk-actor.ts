@@ -6,22 +6,70 @@
 // every open order when the kill switch goes on, the breaker's timers on the actor's own timers,
 // and logs. Ask `{type: 'risk-status'}` for the breaker, the kill switch, the limits in use, the
 // exposure per symbol, approvals and rejections by limit and the latest rejections.
-import type { ActorContext, Behavior } from '../../runtime/actor.ts';
+//
+// Risk is persistent (runtime/persistent-actor.ts): every input but market trades is journaled
+// with the risk clock's time and, for an intent or a flatten, the decision taken, so a replay
+// rebuilds exactly the open orders, positions, daily P&L, breaker and kill switch, whatever the
+// limits are by then. What it says (orders, cancels) goes out once the input is durable. After a
+// restart it re-arms the breaker's timers, forgets last prices (no decision on a price from before
+// the restart), and sends every open order to its order actor again (which catches up with the
+// venue, or places it with the same client order id, which the venue deduplicates). Trades only
+// move last prices and volatility: they are not journaled (the snapshot has them as of its time).
+// The journal unavailable (PostgreSQL down, appends too slow) opens the breaker, "journal
+// unavailable", and nothing is approved until it is back.
+import type { ActorContext } from '../../runtime/actor.ts';
+import { systemClock } from '../../runtime/clock.ts';
+import type { ViewWrite } from '../../runtime/journal.ts';
+import { type PersistentContext, persistent } from '../../runtime/persistent-actor.ts';
+import type { Behavior } from '../../runtime/actor.ts';
 import type { KindContext } from '../../runtime/kind-registry.ts';
 import { createLogger, type Logger } from '../../runtime/log.ts';
 import type { Trade } from '../feed/market-data.ts';
 import type { BreakerTrip, CancelOrder, FlattenRequest, KillSwitch, OrderUpdate, PositionUpdate, SubmitOrder } from '../order/order-protocol.ts';
 import type { OrderIntent } from '../signal/order-intent.ts';
-import type { BreakerState } from './circuit-breaker.ts';
+import { type BreakerSnapshot, type BreakerState, breakerMachine } from './circuit-breaker.ts';
 import { type CheckResult, type Rejection, exposureOf, markOf, portfolioFigures, sigmaOf, worstQty, Z_99 } from './pre-trade-checks.ts';
 import { type RiskConfig, type RiskLimits, parseRiskOptions } from './risk-limits.ts';
 import { type BreakerTimerInput, type RejectionRecord, type RiskCounters, type RiskEffect, type RiskInput, type RiskState, initialRiskState, riskStep } from './risk-state.ts';
+import type { OrderSpec } from '../order/order-protocol.ts';
 
 export interface RiskOptions {
   config: RiskConfig;
   /** prefix of the order actors' addresses: an approved order goes to `<ordersTo><clientOrderId>` */
   ordersTo: string;
+  /** journaled inputs between snapshots (default 1000) */
+  snapshotEvery?: number;
 }
+
+/** What risk journals: an input, the risk clock when it came, and the decision taken on it (intents, flattens). */
+export type RiskEvent = { type: 'risk-input'; input: RiskInput; nowMs: number; decision?: CheckResult };
+
+/** Replays one journaled input: the recorded decision is applied, not taken again. */
+export const riskApply =
+  (config: RiskConfig) =>
+  (s: RiskState, e: RiskEvent): RiskState =>
+    riskStep(s, e.input, config, e.nowMs, e.decision).state;
+
+/** Risk's state as JSON-safe data (Maps, Sets and NaN survive the journal's codec; the breaker's XState snapshot is kept as value + context). */
+export const saveRiskState = (s: RiskState): unknown => ({ ...s, breakerSnapshot: { value: s.breakerSnapshot.value, context: s.breakerSnapshot.context } });
+
+export const loadRiskState = (data: unknown): RiskState => {
+  const d = data as RiskState & { breakerSnapshot: { value: BreakerSnapshot['value']; context: BreakerSnapshot['context'] } };
+  return { ...d, journalDown: d.journalDown ?? undefined, breakerSnapshot: breakerMachine.resolveState({ value: d.breakerSnapshot.value, context: d.breakerSnapshot.context }) };
+};
+
+/**
+ * The risk clock: the actor system's clock, on the wall-clock time base when that is the real
+ * clock (performance.now() restarts at 0 in every process, and risk's times outlive a process in
+ * the journal); a test's ManualClock as it is.
+ */
+const riskNow = (ctx: ActorContext): number => (ctx.system.clock === systemClock ? performance.timeOrigin : 0) + ctx.system.clock.now();
+
+const RISK_STATE_UPSERT = `INSERT INTO risk_state (actor, breaker_state, breaker_reason, kill_switch, kill_switch_by, daily_pnl, pnl_day, open_orders, approvals, rejections, seq_nr, epoch, updated_at)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now())
+  ON CONFLICT (actor) DO UPDATE SET breaker_state = EXCLUDED.breaker_state, breaker_reason = EXCLUDED.breaker_reason, kill_switch = EXCLUDED.kill_switch,
+    kill_switch_by = EXCLUDED.kill_switch_by, daily_pnl = EXCLUDED.daily_pnl, pnl_day = EXCLUDED.pnl_day, open_orders = EXCLUDED.open_orders,
+    approvals = EXCLUDED.approvals, rejections = EXCLUDED.rejections, seq_nr = EXCLUDED.seq_nr, epoch = EXCLUDED.epoch, updated_at = EXCLUDED.updated_at`;
 
 export function riskOptions(ctx: KindContext): RiskOptions {
   return parseRiskOptions(ctx.options, `actor ${ctx.address}: options`);
@@ -116,8 +164,11 @@ const timerKey = (key: string): string => `breaker:${key}`;
 /** Dead-letter reasons after which a submit-order certainly never reached its order actor. */
 const NOT_DELIVERED = new Set(['no-such-actor', 'no-route', 'actor-stopped', 'mailbox-full', 'node-unreachable']);
 
+type Ctx = PersistentContext<RiskMsg, RiskEvent>;
+
 export const risk = (opts: RiskOptions): Behavior<RiskMsg, RiskState> => {
   const config = opts.config;
+  const apply = riskApply(config);
   let log: Logger | undefined;
 
   const carryOut = (effects: readonly RiskEffect[], ctx: ActorContext<RiskMsg>): void => {
@@ -169,8 +220,13 @@ export const risk = (opts: RiskOptions): Behavior<RiskMsg, RiskState> => {
     ctx.reply(r);
   };
 
-  const step = (s: RiskState, input: RiskInput, ctx: ActorContext<RiskMsg>): { state: RiskState; decision?: CheckResult } => {
-    const r = riskStep(s, input, config, ctx.system.clock.now());
+  const step = (s: RiskState, input: RiskInput, ctx: Ctx): { state: RiskState; decision?: CheckResult } => {
+    const nowMs = riskNow(ctx);
+    const marketDayBefore = s.marketDay;
+    const r = riskStep(s, input, config, nowMs);
+    // Trades move prices only: the snapshot keeps them; journaling each would cost more than it
+    // gives. A trade that starts a new market day is journaled: the daily loss limit depends on it.
+    if (input.type !== 'trade' || r.state.marketDay !== marketDayBefore) ctx.persist(r.decision ? { type: 'risk-input', input, nowMs, decision: r.decision } : { type: 'risk-input', input, nowMs });
     carryOut(r.effects, ctx);
     // Trades only mark prices (the most frequent input): they change no gauge.
     if (input.type !== 'trade') gauges(r.state, ctx);
@@ -191,13 +247,51 @@ export const risk = (opts: RiskOptions): Behavior<RiskMsg, RiskState> => {
     g.set('risk.rejected', rejected);
   };
 
-  return {
-    init(ctx) {
+  /** After a restart: the breaker's timers again, no stale prices, and every open order to its order actor. */
+  const recovered = (s: RiskState, ctx: Ctx): RiskState => {
+    const nowMs = riskNow(ctx);
+    for (const [key, t] of s.breakerTimers) {
+      ctx.timers.startSingle(timerKey(key), { type: 'breaker-timer', key, seq: t.seq, event: t.event }, Math.max(0, Math.ceil(t.dueMs - nowMs)));
+    }
+    if (ctx.seqNr === 0) {
+      gauges(s, ctx);
+      return s;
+    }
+    const symbols = new Map(s.symbols);
+    for (const [sym, v] of symbols) symbols.set(sym, { ...v, lastPrice: NaN });
+    let resent = 0;
+    for (const o of s.openOrders.values()) {
+      if (o.tif === undefined || o.intentId === undefined) continue;
+      const spec: OrderSpec = { clientOrderId: o.clientOrderId, symbol: o.symbol, side: o.side, qty: o.qty, price: o.price, tif: o.tif, reduceOnly: o.reduceOnly, intentId: o.intentId, rxMs: 0, epoch: ctx.system.epoch };
+      ctx.tell<SubmitOrder>(opts.ordersTo + o.clientOrderId, { type: 'submit-order', order: spec });
+      resent++;
+    }
+    log?.info({ seqNr: ctx.seqNr, openOrders: s.openOrders.size, resent, breaker: s.breaker.state, killSwitch: s.breaker.killSwitch.on, dailyPnl: s.dailyPnl }, 'risk recovered from its journal');
+    const next = { ...s, symbols };
+    gauges(next, ctx);
+    return next;
+  };
+
+  return persistent<RiskMsg, RiskState, RiskEvent>({
+    empty(ctx) {
       log ??= createLogger({ node: ctx.system.node, actor: ctx.self.address });
-      const r = initialRiskState(config, ctx.system.clock.now());
-      carryOut(r.effects, ctx);
-      gauges(r.state, ctx);
-      return r.state;
+      // The closed breaker arms no timer: the initial effects are none.
+      return initialRiskState(config, riskNow(ctx)).state;
+    },
+    apply,
+    recovered,
+    snapshot: { every: opts.snapshotEvery, save: saveRiskState, load: loadRiskState },
+    views(_e, s, meta): ViewWrite[] {
+      let rejections = 0;
+      for (const n of Object.values(s.counters.rejections)) rejections += n;
+      const b = s.breaker;
+      return [
+        {
+          key: `risk_state:${meta.persistenceId}`,
+          sql: RISK_STATE_UPSERT,
+          params: [meta.persistenceId, b.state, b.reason, b.killSwitch.on, b.killSwitch.by, s.dailyPnl, s.pnlDay, s.openOrders.size, s.counters.approvals, rejections, meta.seqNr, meta.epoch],
+        },
+      ];
     },
 
     receive(s, msg, ctx) {
@@ -232,11 +326,17 @@ export const risk = (opts: RiskOptions): Behavior<RiskMsg, RiskState> => {
     },
 
     onSignal(s, signal, ctx) {
+      if (signal.type === '$journal') {
+        if (signal.available === (s.journalDown === undefined)) return s;
+        if (!signal.available) log?.error({ reason: signal.reason }, `journal unavailable: no order is approved until it is back (${signal.reason})`);
+        else log?.info('journal available again');
+        return step(s, { type: 'journal-health', available: signal.available, reason: signal.reason }, ctx).state;
+      }
       if (signal.type !== '$undeliverable' || signal.message.type !== 'submit-order' || !NOT_DELIVERED.has(signal.reason)) return s;
       const order = (signal.message as SubmitOrder).order;
       return step(s, { type: 'submit-undeliverable', clientOrderId: order.clientOrderId, reason: `${signal.reason}: ${signal.detail}` }, ctx).state;
     },
 
     summary: (s) => riskStatus(s, config),
-  };
+  });
 };

@@ -48,8 +48,8 @@ export interface RiskCounters {
 export interface RiskState extends RiskView {
   symbols: ReadonlyMap<string, SymbolRisk>;
   breakerSnapshot: BreakerSnapshot;
-  /** armed breaker timers: key -> generation (a timer message of another generation is stale) */
-  breakerTimers: ReadonlyMap<string, number>;
+  /** armed breaker timers: key -> generation (a timer message of another generation is stale), event and due time (to re-arm after a restart) */
+  breakerTimers: ReadonlyMap<string, ArmedTimer>;
   timerSeq: number;
   /** risk clock when the breaker entered its current state */
   breakerSinceMs: number;
@@ -60,13 +60,24 @@ export interface RiskState extends RiskView {
   recentRejections: readonly RejectionRecord[];
   /** set by failover (0 until then) */
   epoch: number;
+  /** why the journal cannot take risk's events right now (no order is approved meanwhile); undefined: it can */
+  journalDown: string | undefined;
+}
+
+export interface ArmedTimer {
+  seq: number;
+  event: EventObject;
+  /** risk clock when it fires */
+  dueMs: number;
 }
 
 export type FlattenInput = { type: 'flatten'; symbol: string; by: string; requestId: string };
 export type BreakerTimerInput = { type: 'breaker-timer'; key: string; seq: number; event: EventObject };
 export type SubmitUndeliverable = { type: 'submit-undeliverable'; clientOrderId: string; reason: string };
+/** The journal became unavailable (risk's events cannot be made durable) or available again. */
+export type JournalHealthInput = { type: 'journal-health'; available: boolean; reason: string };
 
-export type RiskInput = OrderIntent | OrderUpdate | PositionUpdate | Trade | BreakerTrip | KillSwitch | FlattenInput | BreakerTimerInput | SubmitUndeliverable;
+export type RiskInput = OrderIntent | OrderUpdate | PositionUpdate | Trade | BreakerTrip | KillSwitch | FlattenInput | BreakerTimerInput | SubmitUndeliverable | JournalHealthInput;
 
 export type RiskEffect =
   | { kind: 'submit'; order: OrderSpec }
@@ -98,6 +109,7 @@ export function initialRiskState(config: RiskConfig, nowMs: number): RiskStepRes
   const b = breakerStart(config.breaker);
   let state: RiskState = {
     epoch: 0,
+    journalDown: undefined,
     breaker: breakerView(b.snapshot),
     breakerSnapshot: b.snapshot,
     breakerTimers: new Map(),
@@ -117,11 +129,11 @@ export function initialRiskState(config: RiskConfig, nowMs: number): RiskStepRes
     recentRejections: [],
   };
   const effects: RiskEffect[] = [];
-  state = armTimers(state, b.timers, effects);
+  state = armTimers(state, b.timers, effects, nowMs);
   return { state, effects };
 }
 
-function armTimers(s: RiskState, timers: ReturnType<typeof breakerStep>['timers'], effects: RiskEffect[]): RiskState {
+function armTimers(s: RiskState, timers: ReturnType<typeof breakerStep>['timers'], effects: RiskEffect[], nowMs: number): RiskState {
   if (timers.length === 0) return s;
   const armed = new Map(s.breakerTimers);
   let seq = s.timerSeq;
@@ -130,7 +142,7 @@ function armTimers(s: RiskState, timers: ReturnType<typeof breakerStep>['timers'
       if (armed.delete(t.key)) effects.push({ kind: 'cancel-timer', key: t.key });
     } else {
       seq++;
-      armed.set(t.key, seq);
+      armed.set(t.key, { seq, event: t.event, dueMs: nowMs + t.delayMs });
       effects.push({ kind: 'start-timer', key: t.key, seq, event: t.event, delayMs: t.delayMs });
     }
   }
@@ -147,7 +159,7 @@ function applyBreaker(s: RiskState, event: BreakerEvent | EventObject, nowMs: nu
     next.breakerSinceMs = nowMs;
     effects.push({ kind: 'breaker-changed', from, to: view.state, reason: view.reason });
   }
-  next = armTimers(next, r.timers, effects);
+  next = armTimers(next, r.timers, effects, nowMs);
   return next;
 }
 
@@ -191,7 +203,7 @@ function decided(s: RiskState, req: OrderRequest, result: CheckResult, config: R
     };
   }
   const order = result.approved;
-  const open: OpenOrder = { clientOrderId: order.clientOrderId, symbol: order.symbol, side: order.side, qty: order.qty, price: order.price, filledQty: 0, reduceOnly: order.reduceOnly, sentMs: nowMs };
+  const open: OpenOrder = { clientOrderId: order.clientOrderId, symbol: order.symbol, side: order.side, qty: order.qty, price: order.price, filledQty: 0, reduceOnly: order.reduceOnly, sentMs: nowMs, tif: order.tif, intentId: order.intentId };
   // The collections are taken over from `s`, not copied: copying them per order was most of an
   // order's cost (bench/orders-throughput.ts). The caller's `s` is consumed (see the header).
   const intentIds = (s.intentIds as Set<string>).add(order.intentId);
@@ -219,14 +231,18 @@ function decided(s: RiskState, req: OrderRequest, result: CheckResult, config: R
   return next;
 }
 
-function onIntent(s: RiskState, intent: OrderIntent, config: RiskConfig, nowMs: number, effects: RiskEffect[]): RiskStepResult {
-  const decision = checkIntent(s, intent, config.limits, nowMs);
+/** While the journal is down nothing is approved: an approval that cannot be made durable could be lost, and its order sent twice. */
+const journalRefusal = (s: RiskState): CheckResult | undefined =>
+  s.journalDown === undefined ? undefined : { rejected: { limit: 'journal_unavailable', value: 1, limitValue: 0, message: `journal unavailable (${s.journalDown}): no order is approved until risk's events can be made durable` } };
+
+function onIntent(s: RiskState, intent: OrderIntent, config: RiskConfig, nowMs: number, effects: RiskEffect[], recorded: CheckResult | undefined): RiskStepResult {
+  const decision = recorded ?? journalRefusal(s) ?? checkIntent(s, intent, config.limits, nowMs);
   const req: OrderRequest = { intentId: intent.id, symbol: intent.symbol, side: intent.side, qty: intent.qty, price: intent.limitPrice, reduceOnly: false, rxMs: intent.rxMs };
   return { state: decided(s, req, decision, config, nowMs, effects), effects, decision };
 }
 
-function onFlatten(s: RiskState, f: FlattenInput, config: RiskConfig, nowMs: number, effects: RiskEffect[]): RiskStepResult {
-  const decision = flattenOrder(s, f.symbol, f.by, f.requestId, config.limits, nowMs);
+function onFlatten(s: RiskState, f: FlattenInput, config: RiskConfig, nowMs: number, effects: RiskEffect[], recorded: CheckResult | undefined): RiskStepResult {
+  const decision = recorded ?? journalRefusal(s) ?? flattenOrder(s, f.symbol, f.by, f.requestId, config.limits, nowMs);
   const counted: RiskState = { ...s, counters: { ...s.counters, flattens: s.counters.flattens + 1 } };
   const req: OrderRequest =
     'approved' in decision
@@ -343,14 +359,27 @@ function onUndeliverable(s: RiskState, u: SubmitUndeliverable, nowMs: number, ef
   return applyBreaker(next, event, nowMs, effects);
 }
 
-/** One message through risk. */
-export function riskStep(s: RiskState, input: RiskInput, config: RiskConfig, nowMs: number): RiskStepResult {
+function onJournalHealth(s: RiskState, h: JournalHealthInput, nowMs: number, effects: RiskEffect[]): RiskState {
+  if (h.available) return s.journalDown === undefined ? s : { ...s, journalDown: undefined };
+  const reason = h.reason || 'unreachable';
+  const next: RiskState = { ...s, journalDown: reason };
+  // Open, with the reason an operator must see; it closes through cooldown and probe once the journal is back.
+  return s.journalDown === undefined ? applyBreaker(next, { type: 'TRIP', reason: `journal unavailable: ${reason}` }, nowMs, effects) : next;
+}
+
+/**
+ * One message through risk. `recorded`: the decision on an intent or flatten taken when it first
+ * arrived (replay from the journal applies it instead of deciding again under today's limits).
+ */
+export function riskStep(s: RiskState, input: RiskInput, config: RiskConfig, nowMs: number, recorded?: CheckResult): RiskStepResult {
   const effects: RiskEffect[] = [];
   switch (input.type) {
     case 'order-intent':
-      return onIntent(s, input, config, nowMs, effects);
+      return onIntent(s, input, config, nowMs, effects, recorded);
     case 'flatten':
-      return onFlatten(s, input, config, nowMs, effects);
+      return onFlatten(s, input, config, nowMs, effects, recorded);
+    case 'journal-health':
+      return { state: onJournalHealth(s, input, nowMs, effects), effects };
     case 'order-update':
       return { state: onOrderUpdate(s, input, config, nowMs, effects), effects };
     case 'position-update':
@@ -363,7 +392,7 @@ export function riskStep(s: RiskState, input: RiskInput, config: RiskConfig, now
     case 'kill-switch':
       return { state: onKillSwitch(s, input, nowMs, effects), effects };
     case 'breaker-timer': {
-      if (s.breakerTimers.get(input.key) !== input.seq) return { state: { ...s, counters: { ...s.counters, staleTimers: s.counters.staleTimers + 1 } }, effects };
+      if (s.breakerTimers.get(input.key)?.seq !== input.seq) return { state: { ...s, counters: { ...s.counters, staleTimers: s.counters.staleTimers + 1 } }, effects };
       const armed = new Map(s.breakerTimers);
       armed.delete(input.key);
       return { state: applyBreaker({ ...s, breakerTimers: armed }, input.event, nowMs, effects), effects };
