@@ -18,8 +18,18 @@
 //   see order-machine.ts), then stops itself; its restart type in topology is `transient`.
 // - Bad input (a venue message that does not check out, another order's message, a fill with a
 //   non-positive qty) changes nothing: it is counted by reason and logged with what it was.
+// - Persistent (runtime/persistent-actor.ts): every event that goes through the machine is
+//   journaled (persistence id `order/<clientOrderId>`) with the states before and after, and the
+//   orders, order_audit_trail and fills tables follow in the same transaction. VenuePlace and
+//   OrderUpdates go out once the event behind them is durable. Recovered (its node restarted),
+//   an order tells risk and position again where it stands and every fill it applied (both
+//   deduplicate), then asks the venue where the order is (VenueQueryOrder), so fills made while
+//   it was away are applied, and resumes a backoff that was running. A SubmitOrder for an order
+//   it already holds (risk resends its open orders after its own restart) does the same.
 import { machineInitialTransition as initialTransition, machineTransition as transition } from '../machine-transition.ts';
 import type { ActorContext, Behavior } from '../../runtime/actor.ts';
+import type { ViewWrite } from '../../runtime/journal.ts';
+import { type EventMeta, type PersistentContext, persistent } from '../../runtime/persistent-actor.ts';
 import type { KindContext } from '../../runtime/kind-registry.ts';
 import { createLogger, type Logger } from '../../runtime/log.ts';
 import type { Signal } from '../../runtime/signal.ts';
@@ -35,7 +45,7 @@ import {
   orderStateDetail,
   orderStateOf,
 } from './order-machine.ts';
-import { CLIENT_ORDER_ID_RE, type OrderSpec, type OrderState, type OrderUpdate, type SubmitOrder, type VenueCancel, type VenuePlace } from './order-protocol.ts';
+import { CLIENT_ORDER_ID_RE, type OrderSpec, type OrderState, type OrderUpdate, type SubmitOrder, type VenueCancel, type VenuePlace, type VenueQueryOrder } from './order-protocol.ts';
 import { DEFAULT_RATE_ORDERS_MAX, DEFAULT_RATE_WINDOW_MS, nodeVenueRateLimits, type SlidingWindowLimit, type VenueRateLimits } from './venue-rate-limit.ts';
 
 export interface OrderOptions {
@@ -141,6 +151,8 @@ export interface OrderStatus {
 
 export interface OrderActorState {
   snap: OrderSnapshot | undefined;
+  /** every fill the machine applied, in order (what a recovered order tells position again) */
+  fills: FillParams[];
   waiting: { attempt: number; atMs: number } | undefined;
   placesSent: number;
   rateWaits: number;
@@ -155,9 +167,65 @@ const log = (): Logger => (logger ??= createLogger({ component: 'order' }));
 
 const FLAG_LEVEL: Record<FlagKind, 'error' | 'warn' | 'debug'> = { overfill: 'error', fillAfterReject: 'error', badFill: 'warn', duplicateFill: 'debug', ignored: 'debug' };
 
+/** What an order journals: one event through its machine, with the states it went from and to, and when (µs since epoch). */
+export type OrderJournalEvent = { type: 'order-event'; event: OrderEvent; from: string; to: string; atUs: number };
+
+/** One journaled event onto an order's state: the machine's pure transition (recovery runs only this). */
+export function orderApply(s: OrderActorState, e: OrderJournalEvent): OrderActorState {
+  const event = e.event;
+  if (!s.snap) {
+    if (event.type !== 'submit-order') return s;
+    s.snap = initialTransition(orderMachine, { spec: event.order })[0];
+  }
+  const [next, actions] = transition(orderMachine, s.snap, event);
+  s.snap = next;
+  for (const a of actions) if (a.type === 'fillApplied') s.fills.push(a.params as FillParams);
+  return s;
+}
+
+export const emptyOrderState = (): OrderActorState => ({ snap: undefined, fills: [], waiting: undefined, placesSent: 0, rateWaits: 0, updatesSent: 0, bad: {}, lastBad: undefined });
+
+const nowUs = (): number => Math.round((performance.timeOrigin + performance.now()) * 1000);
+
+const ORDER_UPSERT = `INSERT INTO orders (client_order_id, intent_id, symbol, side, qty, price, time_in_force, reduce_only, state, filled_qty, avg_fill_price, venue_order_id, reason, epoch, created_at, updated_at)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, to_timestamp($15::float8 / 1e6), to_timestamp($15::float8 / 1e6))
+  ON CONFLICT (client_order_id) DO UPDATE SET state = EXCLUDED.state, filled_qty = EXCLUDED.filled_qty, avg_fill_price = EXCLUDED.avg_fill_price,
+    venue_order_id = EXCLUDED.venue_order_id, reason = EXCLUDED.reason, epoch = EXCLUDED.epoch, updated_at = EXCLUDED.updated_at`;
+const AUDIT_INSERT = `INSERT INTO order_audit_trail (client_order_id, seq_nr, event, state_from, state_to, correlation_id, detail, epoch, at)
+  VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, to_timestamp($9::float8 / 1e6)) ON CONFLICT (client_order_id, seq_nr) DO NOTHING`;
+const FILL_INSERT = `INSERT INTO fills (client_order_id, trade_id, symbol, side, qty, price, fill_time, epoch, booked_at)
+  VALUES ($1, $2, $3, $4, $5, $6, to_timestamp($7::float8 / 1000), $8, to_timestamp($9::float8 / 1e6)) ON CONFLICT (client_order_id, trade_id) DO NOTHING`;
+
+/** The operator's rows that follow from one order event: the order as it now is, its audit line, and a fill it applied. */
+function orderViews(e: OrderJournalEvent, s: OrderActorState, meta: EventMeta): ViewWrite[] {
+  const snap = s.snap;
+  if (!snap) return [];
+  const c = snap.context;
+  const spec = c.spec;
+  const out: ViewWrite[] = [
+    {
+      key: `orders:${spec.clientOrderId}`,
+      sql: ORDER_UPSERT,
+      params: [spec.clientOrderId, spec.intentId, spec.symbol, spec.side, spec.qty, spec.price, spec.tif, spec.reduceOnly, orderStateOf(snap), c.filledQty, c.filledQty > 0 ? c.avgPrice : null, c.venueOrderId ?? null, c.lastReason ?? null, meta.epoch, e.atUs],
+    },
+    { sql: AUDIT_INSERT, params: [spec.clientOrderId, meta.seqNr, e.event.type, e.from, e.to, spec.intentId, JSON.stringify(e.event), meta.epoch, e.atUs] },
+  ];
+  const ev = e.event;
+  if (ev.type === 'venue-fill' && c.fills.includes(ev.tradeId)) {
+    out.push({ sql: FILL_INSERT, params: [spec.clientOrderId, String(ev.tradeId), spec.symbol, spec.side, ev.qty, ev.price, ev.timeMs, meta.epoch, e.atUs] });
+  }
+  return out;
+}
+
+const saveOrderState = (s: OrderActorState): unknown => ({ snap: s.snap ? { value: s.snap.value, context: s.snap.context } : null, fills: s.fills });
+const loadOrderState = (d: unknown): OrderActorState => {
+  const x = d as { snap: { value: OrderSnapshot['value']; context: OrderContext } | null; fills: FillParams[] };
+  return { ...emptyOrderState(), snap: x.snap ? orderMachine.resolveState({ value: x.snap.value, context: x.snap.context }) : undefined, fills: x.fills };
+};
+
 export const order = (opts: OrderOptions): Behavior<OrderMsg, OrderActorState> => {
   const limit: SlidingWindowLimit = opts.rateLimits.of(opts.venueGateway, opts.rateOrdersMax, opts.rateWindowMs);
-  type Ctx = ActorContext<OrderMsg>;
+  type Ctx = PersistentContext<OrderMsg, OrderJournalEvent>;
 
   const badInput = (s: OrderActorState, ctx: Ctx, reason: BadInputReason, detail: string, msg: unknown): void => {
     s.bad[reason] = (s.bad[reason] ?? 0) + 1;
@@ -186,7 +254,7 @@ export const order = (opts: OrderOptions): Behavior<OrderMsg, OrderActorState> =
   };
 
   /** A booked slot no longer needed goes back to the node's limit. */
-  const dropWaiting = (s: OrderActorState, ctx: Ctx): void => {
+  const dropWaiting = (s: OrderActorState, ctx: ActorContext<OrderMsg>): void => {
     if (!s.waiting) return;
     limit.release(s.waiting.atMs, ctx.system.clock.now());
     ctx.timers.cancel('rate-slot');
@@ -217,6 +285,7 @@ export const order = (opts: OrderOptions): Behavior<OrderMsg, OrderActorState> =
     const before = s.snap as OrderSnapshot;
     const [next, actions] = transition(orderMachine, before, event);
     s.snap = next;
+    ctx.persist({ type: 'order-event', event, from: orderStateDetail(before), to: orderStateDetail(next), atUs: nowUs() });
     const spec = next.context.spec;
     const raised: OrderEvent[] = [];
     const extra: { reason?: string; fill?: FillParams; venueError?: boolean } = {};
@@ -242,6 +311,7 @@ export const order = (opts: OrderOptions): Behavior<OrderMsg, OrderActorState> =
           break;
         case 'fillApplied':
           extra.fill = a.params as FillParams;
+          s.fills.push(extra.fill);
           break;
         case 'venueError':
           extra.venueError = true;
@@ -272,8 +342,44 @@ export const order = (opts: OrderOptions): Behavior<OrderMsg, OrderActorState> =
     for (const e of raised) step(s, ctx, e);
   };
 
+  /** The update risk and position would have had last: where the order stands, with no fill. */
+  const stateUpdate = (snap: OrderSnapshot): OrderUpdate => {
+    const c = snap.context;
+    return { type: 'order-update', clientOrderId: c.spec.clientOrderId, symbol: c.spec.symbol, side: c.spec.side, qty: c.spec.qty, price: c.spec.price, state: orderStateOf(snap), filledQty: c.filledQty };
+  };
+
+  /**
+   * After a restart (this order's, or risk's): risk hears where the order stands, position every
+   * fill again (it deduplicates by trade id), and an open order asks the venue where it is.
+   */
+  const catchUp = (s: OrderActorState, ctx: Ctx): void => {
+    const snap = s.snap;
+    if (!snap) return;
+    const c = snap.context;
+    const u = stateUpdate(snap);
+    for (const to of opts.updatesTo) {
+      if (to.startsWith('position')) for (const fill of s.fills) ctx.tell<OrderUpdate>(to, { ...u, fill });
+      ctx.tell<OrderUpdate>(to, u);
+    }
+    if (isTerminal(snap)) {
+      ctx.timers.startSingle('linger', { type: 'order-linger' }, opts.lingerMs);
+      return;
+    }
+    ctx.timers.cancel('linger');
+    ctx.tell<VenueQueryOrder>(opts.venueGateway, { type: 'venue-query-order', clientOrderId: c.spec.clientOrderId, symbol: c.spec.symbol });
+    const detail = orderStateDetail(snap);
+    // A timer of the sub-state did not survive the restart: arm it again.
+    if (detail === 'submitted.awaiting_ack') ctx.timers.startSingle('ack-timeout', { type: 'order-ack-timeout', attempt: c.attempts - 1 }, opts.ackTimeoutMs);
+    else if (detail === 'submitted.backoff') ctx.timers.startSingle('retry', { type: 'order-retry', attempt: c.attempts }, retryDelayMs(opts, c.attempts));
+    else if (detail === 'cancel_pending') ctx.tell<VenueCancel>(opts.venueGateway, { type: 'venue-cancel', clientOrderId: c.spec.clientOrderId, symbol: c.spec.symbol });
+  };
+
   const submit = (s: OrderActorState, ctx: Ctx, msg: SubmitOrder): void => {
-    if (s.snap) return step(s, ctx, msg); // a second submit: the machine counts and ignores it
+    if (s.snap) {
+      // Risk sends its open orders again after it restarted: tell it where this one stands.
+      if (msg.resend === true && msg.order?.clientOrderId === opts.clientOrderId) return catchUp(s, ctx);
+      return step(s, ctx, msg); // a second submit: the machine counts and ignores it
+    }
     const c = checkOrderSpec(msg.order);
     if (!c.ok) return badInput(s, ctx, c.reason, c.detail, msg);
     const spec = c.value;
@@ -295,13 +401,20 @@ export const order = (opts: OrderOptions): Behavior<OrderMsg, OrderActorState> =
     step(s, ctx, { type: 'submit-order', order: spec });
   };
 
-  return {
-    init(ctx) {
+  return persistent<OrderMsg, OrderActorState, OrderJournalEvent>({
+    empty(ctx) {
       // Started by a message that is not a SubmitOrder (a late fill after this order stopped, a
       // cancel for an order long gone): nothing to do here, so do not stay.
       ctx.timers.startSingle('linger', { type: 'order-linger' }, opts.lingerMs);
-      return { snap: undefined, waiting: undefined, placesSent: 0, rateWaits: 0, updatesSent: 0, bad: {}, lastBad: undefined };
+      return emptyOrderState();
     },
+    apply: orderApply,
+    recovered(s, ctx) {
+      if (ctx.seqNr > 0) catchUp(s, ctx);
+      return s;
+    },
+    views: orderViews,
+    snapshot: { save: saveOrderState, load: loadOrderState },
 
     receive(s, msg, ctx) {
       if (typeof msg !== 'object' || msg === null) {
@@ -381,7 +494,7 @@ export const order = (opts: OrderOptions): Behavior<OrderMsg, OrderActorState> =
       const c = s.snap.context;
       return { state: orderStateDetail(s.snap), filledQty: c.filledQty, qty: c.spec.qty, attempts: c.attempts, lastReason: c.lastReason, bad: s.bad };
     },
-  };
+  });
 };
 
 function status(opts: OrderOptions, s: OrderActorState): OrderStatus {

@@ -32,6 +32,8 @@ export interface OrderSpec {
 export interface SubmitOrder {
   type: 'submit-order';
   order: OrderSpec;
+  /** risk sends its open orders again after it restarted: an order actor that holds it says where it stands */
+  resend?: true;
 }
 
 /** risk (kill switch) or operator -> order: cancel if still open. */

@@ -263,7 +263,7 @@ export const risk = (opts: RiskOptions): Behavior<RiskMsg, RiskState> => {
     for (const o of s.openOrders.values()) {
       if (o.tif === undefined || o.intentId === undefined) continue;
       const spec: OrderSpec = { clientOrderId: o.clientOrderId, symbol: o.symbol, side: o.side, qty: o.qty, price: o.price, tif: o.tif, reduceOnly: o.reduceOnly, intentId: o.intentId, rxMs: 0, epoch: ctx.system.epoch };
-      ctx.tell<SubmitOrder>(opts.ordersTo + o.clientOrderId, { type: 'submit-order', order: spec });
+      ctx.tell<SubmitOrder>(opts.ordersTo + o.clientOrderId, { type: 'submit-order', order: spec, resend: true });
       resent++;
     }
     log?.info({ seqNr: ctx.seqNr, openOrders: s.openOrders.size, resent, breaker: s.breaker.state, killSwitch: s.breaker.killSwitch.on, dailyPnl: s.dailyPnl }, 'risk recovered from its journal');

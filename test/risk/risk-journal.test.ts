@@ -88,7 +88,7 @@ describe('risk journal', () => {
               if (open.length === 0) return;
               const ord = open[o.pick % open.length];
               const filled = Math.min(ord.qty, ord.filledQty + ord.qty * o.frac);
-              feed(update(ord, o.end === 'partially_filled' && filled >= ord.qty ? 'filled' : o.end, o.end === 'rejected' ? ord.filledQty : filled, filled > ord.filledQty && o.end !== 'rejected' ? { fill: { tradeId: intents * 1000 + i, qty: filled - ord.filledQty, price: ord.price, timeMs: marketMs, maker: false } } : {}));
+              feed(update(ord, o.end === 'partially_filled' && filled >= ord.qty ? 'filled' : o.end, o.end === 'rejected' ? ord.filledQty : filled, filled > ord.filledQty && o.end !== 'rejected' ? { fill: { tradeId: intents * 1000 + i, qty: filled - ord.filledQty, price: ord.price, timeMs: marketMs } } : {}));
               break;
             }
             case 'venue-error': {
