@@ -4,7 +4,9 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { dbCommand } from '../runtime/cli/db.ts';
 import { validateCommand } from '../runtime/cli/validate.ts';
+import { DatabaseError, maskUrl, openDatabase, type Database } from '../runtime/database.ts';
 import type { KindRegistry } from '../runtime/kind-registry.ts';
 import { runtimeKinds } from '../runtime/kinds/runtime-kinds.ts';
 import { feedCommand } from './feed/feed-command.ts';
@@ -46,9 +48,12 @@ commands:
                       trading is halted)
   validate <file> [--host H]
                       check a topology file; prints every problem with file:line:col
+  db migrate|status [--topology F]
+                      apply the schema migrations of sql/, or list the applied and pending ones
   help                this text
 
-The topology defaults to ./topology.yaml (or $RT_TOPOLOGY). Logs are JSON lines on stderr
+The topology defaults to ./topology.yaml (or $RT_TOPOLOGY). The database is $DATABASE_URL, or else an
+embedded PostgreSQL under the topology's persistence.data_dir (started by \`rt up\` and \`rt db\`). Logs are JSON lines on stderr
 (RT_LOG_LEVEL=debug|info|warn). Exit codes: 0 ok, 1 failure, 2 usage, 70 a node's root supervisor
 gave up, 78 a node could not start.
 `;
@@ -63,6 +68,8 @@ export async function main(argv: string[]): Promise<number> {
     switch (command) {
       case 'validate':
         return await validateCommand(rest);
+      case 'db':
+        return await dbCommand(rest, DEFAULT_TOPOLOGY);
       case 'node':
         return await nodeCommand(rest);
       case 'up':
@@ -80,7 +87,7 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(HELP);
         return command === undefined ? 2 : 0;
       default:
-        process.stderr.write(`rt: unknown command "${command}": expected one of up, node, feed, kill-switch, flatten, validate, help\n`);
+        process.stderr.write(`rt: unknown command "${command}": expected one of up, node, feed, kill-switch, flatten, validate, db, help\n`);
         return 2;
     }
   } catch (e) {
@@ -189,6 +196,34 @@ async function upCommand(args: string[]): Promise<number> {
     if (unknown.length) throw new UsageError(`--nodes ${unknown.join(',')}: not nodes of host ${host}: expected some of ${nodes.join(', ')}`);
     nodes = wanted;
   }
+  // Stop requests that come while the database starts are honoured once it is open.
+  const running: { launcher?: NodeLauncher; stopRequested: boolean } = { stopRequested: false };
+  const stop = (): void => {
+    running.stopRequested = true;
+    void running.launcher?.stop();
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  // This host's database, before any node: DATABASE_URL's, or the embedded server (owned by this
+  // `rt up` unless one already runs on persistence.data_dir). Every node gets its URL.
+  let database: Database;
+  try {
+    database = await openDatabase({
+      url: process.env.DATABASE_URL,
+      dataDir: resolve(topology.persistence.dataDir),
+      port: topology.persistence.port,
+      poolMax: 1,
+    });
+  } catch (e) {
+    if (!(e instanceof DatabaseError)) throw e;
+    process.stderr.write(`rt up: ${e.message}\nrt up: no node started\n`);
+    return 1;
+  }
+  process.stdout.write(`rt up: database ${maskUrl(database.url)}${database.embedded ? ` (embedded, data ${resolve(topology.persistence.dataDir)})` : ''}\n`);
+  if (running.stopRequested) {
+    await database.close();
+    return 0;
+  }
   const launcher = new NodeLauncher({
     topologyFile: file,
     topology,
@@ -201,13 +236,18 @@ async function upCommand(args: string[]): Promise<number> {
     stopTimeoutMs: 10_000,
     progress: tradingProgress,
     finished: replay.length > 0 ? replayFinished() : undefined,
+    env: { DATABASE_URL: database.url },
   });
   process.stdout.write(`rt up: host ${host}, nodes ${nodes.join(', ')} (logs in ${resolve(values['log-dir'] ?? '.data/logs')})\n`);
+  running.launcher = launcher;
   launcher.start();
-  const stop = (): void => void launcher.stop();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  const code = await launcher.done;
+  let code: number;
+  try {
+    code = await launcher.done;
+  } finally {
+    // After every node has stopped: nothing writes to the database any more.
+    await database.close();
+  }
   process.stdout.write(`${tradingReport(launcher.gauges())}\n`);
   return code;
 }

@@ -83,10 +83,10 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
 
   const binaries = await postgresBinaries();
   const owner = await serverOwner(log);
+  await assertPortFree(options.port, portField, dataDir);
   if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
     await initialise(binaries.initdb, dataDir, dataDirField, owner, durable, log);
   }
-  await assertPortFree(options.port, portField, dataDir);
 
   const args = [
     '-D', dataDir,

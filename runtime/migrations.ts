@@ -116,8 +116,8 @@ export async function migrate(pool: pg.Pool, sqlDir: string = SQL_DIR, options: 
 /** What migrate would do, without changing anything (no lock, no table created). */
 export async function migrationStatus(pool: pg.Pool, sqlDir: string = SQL_DIR): Promise<MigrationStatus> {
   const files = await readMigrations(sqlDir);
-  const exists = await pool.query<{ table: string | null }>(`SELECT to_regclass('schema_migrations')::text AS table`);
-  const applied = exists.rows[0]?.table == null ? new Map<string, AppliedMigration>() : await appliedMigrations(pool);
+  const exists = await pool.query<{ found: string | null }>(`SELECT to_regclass('schema_migrations')::text AS found`);
+  const applied = exists.rows[0]?.found == null ? new Map<string, AppliedMigration>() : await appliedMigrations(pool);
   return {
     applied: [...applied.values()],
     pending: files.filter((f) => !applied.has(f.version)).map((f) => f.version),

@@ -1,5 +1,5 @@
 // topology.yaml: the hosts, the node processes on them (pinned to cores), the actors on each node,
-// and the bounds an operator tunes (mailboxes, supervision, transport). This file turns the YAML
+// and the bounds an operator tunes (mailboxes, supervision, transport, persistence). This file turns the YAML
 // text into a typed `Topology` with every default filled in, or into a `TopologyError` listing
 // every problem at once with file:line:column, the field path, the value and what was expected:
 // an operator fixing a rollout wants the whole list, not one error per attempt.
@@ -70,6 +70,27 @@ export interface TransportSpec {
   readonly batchMax: number;
 }
 
+/** The event journal's database (the embedded server, used without DATABASE_URL) and its group-commit bounds. */
+export interface PersistenceSpec {
+  /** The embedded PostgreSQL's data folder, relative to the working directory unless absolute. */
+  readonly dataDir: string;
+  /** The embedded server's TCP port on 127.0.0.1. */
+  readonly port: number;
+  /** Group commit: most time an event waits for its batch to be written. */
+  readonly flushMs: number;
+  /** Most events written in one batch (one transaction). */
+  readonly batchMax: number;
+  /** Events between two snapshots of one actor. */
+  readonly snapshotEvery: number;
+  /** An append batch slower than this marks the journal unavailable. */
+  readonly appendTimeoutMs: number;
+  /** Most events queued for the journal; beyond that, appends are refused. */
+  readonly pendingMax: number;
+  /** Retry delay after a failed batch: first retryMinMs, doubling up to retryMaxMs. */
+  readonly retryMinMs: number;
+  readonly retryMaxMs: number;
+}
+
 export interface NodeSpec {
   readonly name: string;
   readonly host: string;
@@ -101,6 +122,7 @@ export interface Topology {
   readonly cluster: string;
   readonly hosts: Readonly<Record<string, HostSpec>>;
   readonly transport: TransportSpec;
+  readonly persistence: PersistenceSpec;
   readonly defaults: { readonly mailbox: MailboxSpec; readonly supervision: SupervisionSpec };
   readonly nodes: Readonly<Record<string, NodeSpec>>;
   readonly actors: Readonly<Record<string, ActorSpec>>;
@@ -148,6 +170,17 @@ export function formatProblem(problem: TopologyProblem): string {
 
 export const TOPOLOGY_DEFAULTS = {
   transport: { holdMs: 5000, holdMax: 100_000, batchMax: 512 },
+  persistence: {
+    dataDir: '.data/pg',
+    port: 5433,
+    flushMs: 1,
+    batchMax: 1000,
+    snapshotEvery: 1000,
+    appendTimeoutMs: 500,
+    pendingMax: 100_000,
+    retryMinMs: 50,
+    retryMaxMs: 2000,
+  } satisfies PersistenceSpec,
   mailbox: { capacity: 1024, policy: 'reject' } satisfies MailboxSpec,
   conflateKey: 'type',
   supervision: {
@@ -173,6 +206,14 @@ export function ipcSocketPath(ipcDir: string, node: string): string {
 const HOLD_MS_MAX = 3_600_000;
 const HOLD_MAX_MAX = 10_000_000;
 const BATCH_MAX_MAX = 65_536;
+const PORT_MIN = 1;
+const PORT_MAX = 65_535;
+const FLUSH_MS_MAX = 1000;
+const JOURNAL_BATCH_MAX_MAX = 100_000;
+const SNAPSHOT_EVERY_MAX = 10_000_000;
+const APPEND_TIMEOUT_MS_MAX = 600_000;
+const PENDING_MAX_MAX = 10_000_000;
+const RETRY_MS_MAX = 600_000;
 const MAX_RESTARTS_MAX = 1_000_000;
 const WITHIN_S_MAX = 86_400;
 const BACKOFF_MS_MAX = 3_600_000;
@@ -201,10 +242,14 @@ const KEYS = {
       nodes: 'a mapping of node name to { host, cores, actors, ... }',
       actors: 'a mapping of actor address or pattern to { kind, ... }',
     },
-    optional: ['transport', 'defaults'],
+    optional: ['transport', 'persistence', 'defaults'],
   },
   host: { required: { address: 'an IPv4 or IPv6 address or a hostname' }, optional: ['cpus', 'nats'] },
   transport: { required: {}, optional: ['ipc_dir', 'hold_ms', 'hold_max', 'batch_max'] },
+  persistence: {
+    required: {},
+    optional: ['data_dir', 'port', 'flush_ms', 'batch_max', 'snapshot_every', 'append_timeout_ms', 'pending_max', 'retry_min_ms', 'retry_max_ms'],
+  },
   defaults: { required: {}, optional: ['mailbox', 'supervision'] },
   mailbox: { required: {}, optional: ['capacity', 'policy', 'conflate_key'] },
   supervision: { required: {}, optional: ['strategy', 'max_restarts', 'within_s', 'backoff_min_ms', 'backoff_max_ms'] },
@@ -619,6 +664,7 @@ function readTopology(reader: Reader, contents: YamlNode | null, opts: TopologyO
   const actors = readActors(reader, top.get('actors'), defaults.mailbox);
   const nodes = readNodes(reader, top.get('nodes'), hosts, actors, defaults.supervision);
   const transport = readTransport(reader, top.get('transport'), root, cluster, nodes);
+  const persistence = readPersistence(reader, top.get('persistence'));
 
   const placement = checkPlacement(reader, nodes, actors);
   checkPorts(reader, nodes);
@@ -633,7 +679,7 @@ function readTopology(reader: Reader, contents: YamlNode | null, opts: TopologyO
     const { keySlot: _keySlot, ...spec } = draft;
     actorSpecs[key] = { ...spec, node: placement.get(key) ?? '' };
   }
-  return { file: reader.file, cluster, hosts, transport, defaults, nodes: nodeSpecs, actors: actorSpecs };
+  return { file: reader.file, cluster, hosts, transport, persistence, defaults, nodes: nodeSpecs, actors: actorSpecs };
 }
 
 function readHosts(reader: Reader, slot: NamedSlot | undefined): Record<string, HostSpec> | undefined {
@@ -786,6 +832,42 @@ function readTransport(
   };
   if (written !== undefined && nodes !== undefined) checkSocketPaths(reader, ipcSlot ?? root, written, Object.keys(nodes));
   return transport;
+}
+
+function readPersistence(reader: Reader, slot: NamedSlot | undefined): PersistenceSpec {
+  const base = TOPOLOGY_DEFAULTS.persistence;
+  const fields =
+    slot && reader.fields(slot, ['persistence'], KEYS.persistence, `a mapping with keys ${KEYS.persistence.optional.join(', ')}`);
+  if (fields === undefined) return base;
+  const read = (key: string, min: number, max: number, fallback: number): number => {
+    const field = fields.get(key);
+    return (field && reader.int(field, ['persistence', key], min, max)) ?? fallback;
+  };
+  const dataDirSlot = fields.get('data_dir');
+  const dataDir =
+    dataDirSlot && reader.text(dataDirSlot, ['persistence', 'data_dir'], 'a directory path (relative to the working directory, or absolute)', /^[^\0]+$/, 'is not a path');
+  const persistence = {
+    dataDir: dataDir ?? base.dataDir,
+    port: read('port', PORT_MIN, PORT_MAX, base.port),
+    flushMs: read('flush_ms', 0, FLUSH_MS_MAX, base.flushMs),
+    batchMax: read('batch_max', 1, JOURNAL_BATCH_MAX_MAX, base.batchMax),
+    snapshotEvery: read('snapshot_every', 1, SNAPSHOT_EVERY_MAX, base.snapshotEvery),
+    appendTimeoutMs: read('append_timeout_ms', 1, APPEND_TIMEOUT_MS_MAX, base.appendTimeoutMs),
+    pendingMax: read('pending_max', 1, PENDING_MAX_MAX, base.pendingMax),
+    retryMinMs: read('retry_min_ms', 1, RETRY_MS_MAX, base.retryMinMs),
+    retryMaxMs: read('retry_max_ms', 1, RETRY_MS_MAX, base.retryMaxMs),
+  };
+  if (persistence.retryMinMs > persistence.retryMaxMs) {
+    // Point at whichever of the two was written; a default on the other side is what it is compared to.
+    const minSlot = fields.get('retry_min_ms');
+    const maxSlot = fields.get('retry_max_ms');
+    if (minSlot !== undefined) {
+      reader.report(minSlot, ['persistence', 'retry_min_ms'], persistence.retryMinMs, `${persistence.retryMinMs} is above retry_max_ms (${persistence.retryMaxMs})`, `at most retry_max_ms (${persistence.retryMaxMs})`);
+    } else if (maxSlot !== undefined) {
+      reader.report(maxSlot, ['persistence', 'retry_max_ms'], persistence.retryMaxMs, `${persistence.retryMaxMs} is below retry_min_ms (${persistence.retryMinMs})`, `at least retry_min_ms (${persistence.retryMinMs})`);
+    }
+  }
+  return persistence;
 }
 
 /** One problem for the node with the longest socket path: that is the one to fix. */

@@ -27,6 +27,8 @@ export interface LaunchOptions {
   progress?: (gauges: Record<string, number | string>) => string[];
   /** Checked on every status: true stops every node (e.g. a replay has been fully traded). */
   finished?: (gauges: Record<string, number | string>) => boolean;
+  /** Added to this process's environment for every node process (e.g. DATABASE_URL). */
+  env?: Readonly<Record<string, string>>;
 }
 
 type NodeState = 'starting' | 'running' | 'backoff' | 'stopping' | 'stopped' | 'gave-up';
@@ -116,7 +118,7 @@ export class NodeLauncher {
     const [cmd, args] = this.taskset
       ? ['taskset', ['-c', spec.cores.join(','), process.execPath, ...nodeArgs]]
       : [process.execPath, nodeArgs];
-    const proc = spawn(cmd, args, { stdio: ['ignore', logFd, logFd, 'ipc'], env: process.env });
+    const proc = spawn(cmd, args, { stdio: ['ignore', logFd, logFd, 'ipc'], env: { ...process.env, ...this.o.env } });
     closeSync(logFd);
     m.proc = proc;
     m.pid = proc.pid;

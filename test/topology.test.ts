@@ -71,6 +71,17 @@ describe('a valid topology', () => {
     expect(topology.cluster).toBe('demo');
     expect(topology.hosts.local).toEqual({ name: 'local', address: '127.0.0.1', cpus: undefined, nats: [] });
     expect(topology.transport).toEqual({ ipcDir: '/tmp/rt-demo', holdMs: 5000, holdMax: 100_000, batchMax: 512 });
+    expect(topology.persistence).toEqual({
+      dataDir: '.data/pg',
+      port: 5433,
+      flushMs: 1,
+      batchMax: 1000,
+      snapshotEvery: 1000,
+      appendTimeoutMs: 500,
+      pendingMax: 100_000,
+      retryMinMs: 50,
+      retryMaxMs: 2000,
+    });
     expect(topology.defaults).toEqual({
       mailbox: { capacity: 1024, policy: 'reject' },
       supervision: { strategy: 'one_for_one', maxRestarts: 5, withinS: 10, backoffMinMs: 10, backoffMaxMs: 1000 },
@@ -164,8 +175,8 @@ describe('a bad topology is rejected with the exact problem', () => {
         column: 1,
         path: '',
         value: null,
-        expected: 'a mapping with keys cluster, hosts, nodes, actors, transport, defaults',
-        message: 'the file is empty: expected a mapping with keys cluster, hosts, nodes, actors, transport, defaults',
+        expected: 'a mapping with keys cluster, hosts, nodes, actors, transport, persistence, defaults',
+        message: 'the file is empty: expected a mapping with keys cluster, hosts, nodes, actors, transport, persistence, defaults',
       });
     }
   });
@@ -176,10 +187,10 @@ describe('a bad topology is rejected with the exact problem', () => {
       column: 1,
       path: '',
       value: [{ cluster: 'demo' }],
-      message: 'the top level is a list: expected a mapping with keys cluster, hosts, nodes, actors, transport, defaults',
+      message: 'the top level is a list: expected a mapping with keys cluster, hosts, nodes, actors, transport, persistence, defaults',
     });
     expect(onlyProblem('demo\n').message).toBe(
-      'the top level is a string ("demo"): expected a mapping with keys cluster, hosts, nodes, actors, transport, defaults',
+      'the top level is a string ("demo"): expected a mapping with keys cluster, hosts, nodes, actors, transport, persistence, defaults',
     );
   });
 
@@ -240,7 +251,7 @@ describe('a bad topology is rejected with the exact problem', () => {
       line: 2,
       column: 1,
       path: 'nats',
-      message: 'nats: unknown key "nats": expected one of cluster, hosts, nodes, actors, transport, defaults',
+      message: 'nats: unknown key "nats": expected one of cluster, hosts, nodes, actors, transport, persistence, defaults',
     });
   });
 
@@ -305,6 +316,47 @@ describe('a bad topology is rejected with the exact problem', () => {
       expected: 'an integer in 0..3600000',
       message: 'transport.hold_ms: 1.5 is not an integer: expected an integer in 0..3600000',
     });
+  });
+
+  it('persistence keys override their defaults one by one', () => {
+    const text = variant('cluster: demo\n', 'cluster: demo\npersistence: { data_dir: /var/lib/rt/pg, port: 6000, flush_ms: 0, retry_max_ms: 50 }\n');
+    expect(parseTopology(text, 'topology.yaml', HERE).persistence).toEqual({
+      dataDir: '/var/lib/rt/pg',
+      port: 6000,
+      flushMs: 0,
+      batchMax: 1000,
+      snapshotEvery: 1000,
+      appendTimeoutMs: 500,
+      pendingMax: 100_000,
+      retryMinMs: 50,
+      retryMaxMs: 50,
+    });
+  });
+
+  it('a persistence bound out of range, named with file:line:column', () => {
+    const text = variant('cluster: demo\n', 'cluster: demo\npersistence:\n  port: 5433\n  flush_ms: 5000\n');
+    expect(onlyProblem(text)).toEqual({
+      ...at(text, 4, '5000'),
+      path: 'persistence.flush_ms',
+      value: 5000,
+      expected: 'an integer in 0..1000',
+      message: 'persistence.flush_ms: 5000 is out of range: expected an integer in 0..1000',
+    });
+    expect(problemsOf(text).map((problem) => `${problem.file}:${problem.line}:${problem.column}`)).toEqual(['bad.yaml:4:13']);
+  });
+
+  it('persistence problems: an unknown key, a bad port, an empty data_dir, retry_min_ms above retry_max_ms', () => {
+    const text = variant(
+      'cluster: demo\n',
+      "cluster: demo\npersistence: { snapshots_every: 1, port: 70000, data_dir: '', batch_max: 0, retry_min_ms: 3000 }\n",
+    );
+    expect(problemsOf(text).map((problem) => problem.message)).toEqual([
+      'persistence.snapshots_every: unknown key "snapshots_every": expected one of data_dir, port, flush_ms, batch_max, snapshot_every, append_timeout_ms, pending_max, retry_min_ms, retry_max_ms; did you mean "snapshot_every"?',
+      'persistence.port: 70000 is out of range: expected an integer in 1..65535',
+      'persistence.data_dir: an empty string: expected a directory path (relative to the working directory, or absolute)',
+      'persistence.batch_max: 0 is out of range: expected an integer in 1..100000',
+      'persistence.retry_min_ms: 3000 is above retry_max_ms (2000): expected at most retry_max_ms (2000)',
+    ]);
   });
 
   it('a list where a mapping is expected', () => {

@@ -1,11 +1,13 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../runtime/free-port.ts';
 
 const RT = join(import.meta.dirname, '../../bin/rt.mjs');
 const dir = mkdtempSync(join(tmpdir(), 'rt-node-'));
+chmodSync(dir, 0o755); // as root the embedded server runs as postgres, which must reach its folder
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const topology = (name: string, body: string): string => {
@@ -66,10 +68,12 @@ actors:
 });
 
 describe('rt up', () => {
-  it('gives up on a node that keeps dying, stops the others, and exits 1 saying why', () => {
+  it('gives up on a node that keeps dying, stops the others, and exits 1 saying why', async () => {
+    // Its own embedded PostgreSQL: not the repository's .data/pg, not port 5433.
     const file = topology(
       'budget',
-      `nodes:
+      `persistence: { data_dir: ${join(dir, 'budget-pg')}, port: ${await freePort()} }
+nodes:
   good: { host: local, cores: [0], actors: [e] }
   bad:  { host: local, cores: [1], actors: [c], supervision: { max_restarts: 0, within_s: 10 }, restart: { max_restarts: 2, within_s: 60, backoff_min_ms: 10, backoff_max_ms: 20 } }
 actors:

@@ -3,7 +3,7 @@
 // must finish by itself, produce orders and fills, end with positions equal to the venue's, and
 // the venue's own log must show no client order id twice.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -11,6 +11,7 @@ import { parseDocument } from 'yaml';
 import { sharedDataFile } from '../../actors/feed/recorded-file.ts';
 import { isolateTopology } from '../../actors/isolated-topology.ts';
 import { readVenueLog } from '../../actors/venue/venue-log.ts';
+import { freePort } from '../../runtime/free-port.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const RT = join(ROOT, 'bin/rt.mjs');
@@ -21,12 +22,16 @@ if (!files[0] || !files[1]) console.warn('SKIPPED replay trading test: ../shared
 async function testTopology(dir: string): Promise<string> {
   const doc = parseDocument(readFileSync(join(ROOT, 'topology.yaml'), 'utf8'));
   await isolateTopology(doc, dir, 'replaytest');
+  // Its own embedded PostgreSQL: not port 5433 of the repository's topology.
+  doc.setIn(['persistence', 'data_dir'], join(dir, 'pg'));
+  doc.setIn(['persistence', 'port'], await freePort());
   const file = join(dir, 'topology.yaml');
   writeFileSync(file, doc.toString());
   return file;
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'rt-replay-'));
+chmodSync(dir, 0o755); // as root the embedded server runs as postgres, which must reach its folder
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('rt up --replay (npm start -- --replay ...)', () => {

@@ -1,9 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ActorSystem } from '../../runtime/actor-system.ts';
+import { freePort } from '../../runtime/free-port.ts';
 import { IpcTransport } from '../../runtime/ipc-transport.ts';
 import type { SinkStats } from '../../runtime/kinds/sink.ts';
 import { pidFilePath } from '../../runtime/pid-file.ts';
@@ -16,12 +17,14 @@ const RT = join(import.meta.dirname, '../../bin/rt.mjs');
  * Three real node processes under `rt up`, over ZeroMQ ipc:
  *   gen (ticker) -> relay (forward) -> store (sink)
  * The test process joins as a fourth node, `probe`, to ask the sink for its counts.
+ * `rt up` owns an embedded PostgreSQL of its own (folder and port of the test's).
  */
-const TOPOLOGY = (ipcDir: string) => `
+const TOPOLOGY = (ipcDir: string, pgDir: string, pgPort: number) => `
 cluster: itest
 hosts:
   local: { address: 127.0.0.1 }
 transport: { ipc_dir: ${ipcDir}, hold_ms: 10000 }
+persistence: { data_dir: ${pgDir}, port: ${pgPort} }
 nodes:
   gen:   { host: local, cores: [0], actors: [ticker], restart: { max_restarts: 5, within_s: 60, backoff_min_ms: 50, backoff_max_ms: 500 } }
   relay: { host: local, cores: [1], actors: [relay], restart: { max_restarts: 5, within_s: 60, backoff_min_ms: 50, backoff_max_ms: 500 } }
@@ -70,8 +73,9 @@ const alive = (pid: number) => {
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'rt-up-'));
+  chmodSync(dir, 0o755); // as root the embedded server runs as postgres, which must reach its folder
   const file = join(dir, 'topology.yaml');
-  writeFileSync(file, TOPOLOGY(join(dir, 'ipc')));
+  writeFileSync(file, TOPOLOGY(join(dir, 'ipc'), join(dir, 'pg'), await freePort()));
   topology = loadTopology(file);
   up = spawn(process.execPath, [RT, 'up', '--topology', file, '--log-dir', join(dir, 'logs')], { stdio: ['ignore', 'pipe', 'pipe'] });
   up.stdout?.on('data', (b) => (upOut += b));
@@ -126,12 +130,25 @@ describe('rt up with three node processes over ipc', () => {
     expect(upOut).toMatch(/node gen killed by SIGKILL; restarting in \d+ ms \(restart 1\)/);
   });
 
-  it('stops every node on SIGTERM: exit 0, no process left, no socket or pid file left', async () => {
+  it('gives every node the DATABASE_URL of the embedded server it started', () => {
+    const url = `postgres://rt:rt@127.0.0.1:${topology.persistence.port}/rt`;
+    expect(upOut).toContain(`rt up: database postgres://rt:***@127.0.0.1:${topology.persistence.port}/rt (embedded, data ${join(dir, 'pg')})`);
+    for (const node of ['gen', 'relay', 'store']) {
+      const environ = readFileSync(`/proc/${pidOf(node)}/environ`, 'utf8').split('\0');
+      expect(environ).toContain(`DATABASE_URL=${url}`);
+    }
+    expect(existsSync(join(dir, 'pg', 'postmaster.pid'))).toBe(true);
+  });
+
+  it('stops every node on SIGTERM, then the embedded server: exit 0, no process left, no socket or pid file left', async () => {
     const pids = ['gen', 'relay', 'store'].map((n) => pidOf(n) as number);
     expect(pids.every(alive)).toBe(true);
+    const postgresPid = Number(readFileSync(join(dir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
     up.kill('SIGTERM');
     expect(await upExit).toBe(0);
     expect(pids.filter(alive)).toEqual([]);
+    expect(alive(postgresPid)).toBe(false);
+    expect(existsSync(join(dir, 'pg', 'postmaster.pid'))).toBe(false);
     const left = readdirSync(topology.transport.ipcDir).filter((f) => !f.startsWith('probe'));
     expect(left).toEqual([]);
     expect(existsSync(join(dir, 'logs', 'relay.log'))).toBe(true);

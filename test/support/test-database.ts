@@ -36,6 +36,7 @@ export async function startTestDatabase(options: TestDatabaseOptions = {}): Prom
     };
     if (options.migrate ?? true) {
       const pool = new pg.Pool({ connectionString: server.url, max: 1 });
+      pool.on('error', () => {}); // a connection still closing if the caller stops the server at once
       try {
         await migrate(pool, options.sqlDir ?? SQL_DIR);
       } catch (error) {
