@@ -4,12 +4,22 @@
 // when the venue has sent exactly as many fills as this actor has booked (otherwise fills are in
 // flight and it looks again shortly). A difference at a consistent cut, seen twice, opens risk's
 // breaker with the reason.
+//
+// Persistent (runtime/persistent-actor.ts): every fill it books is journaled, and every mark of a
+// symbol it holds a position in (a mark of a flat symbol changes no P&L, so it is not), so a
+// replay gives back the positions, average costs, realized, unrealized and daily P&L and the
+// drawdown exactly; the positions and position_snapshots tables follow in the same transaction.
+// Its position updates to risk go out once what they report is durable. Recovered, it reports
+// every position to risk and reconciles with the venue at once.
 import type { ActorContext, Behavior } from '../../runtime/actor.ts';
+import type { ViewWrite } from '../../runtime/journal.ts';
+import { type EventMeta, type PersistentContext, persistent } from '../../runtime/persistent-actor.ts';
 import type { KindContext } from '../../runtime/kind-registry.ts';
 import { createLogger, type Logger } from '../../runtime/log.ts';
 import type { Trade } from '../feed/market-data.ts';
 import type { BreakerTrip, OrderUpdate, PositionUpdate, VenuePositions, VenuePositionsRequest } from '../order/order-protocol.ts';
-import { type PnlSnapshot, PositionBook, QTY_EPSILON } from './position-book.ts';
+import type { Side } from '../order/order-protocol.ts';
+import { type PnlSnapshot, PositionBook, type PositionBookData, QTY_EPSILON } from './position-book.ts';
 
 export interface PositionOptions {
   risk: string;
@@ -23,6 +33,8 @@ export interface PositionOptions {
   markPublishMs: number;
   /** fills remembered for deduplication (by client order id and trade id) */
   seenFillsMax: number;
+  /** journaled events between snapshots */
+  snapshotEvery: number;
 }
 
 export function positionOptions(ctx: KindContext): PositionOptions {
@@ -47,6 +59,7 @@ export function positionOptions(ctx: KindContext): PositionOptions {
     reconcileConfirmMs: num('reconcile_confirm_ms', 500, (v) => Number.isInteger(v) && v >= 1, 'an integer >= 1'),
     markPublishMs: num('mark_publish_ms', 100, (v) => Number.isInteger(v) && v >= 0, 'an integer >= 0'),
     seenFillsMax: num('seen_fills_max', 100_000, (v) => Number.isInteger(v) && v >= 1, 'an integer >= 1'),
+    snapshotEvery: num('snapshot_every', 1000, (v) => Number.isInteger(v) && v >= 1, 'an integer >= 1'),
   };
 }
 
@@ -79,7 +92,7 @@ export interface PositionStatus {
   reconciliation: ReconciliationStatus;
 }
 
-interface State {
+export interface PositionState {
   book: PositionBook;
   seen: Set<string>;
   seenOrder: string[];
@@ -91,6 +104,64 @@ interface State {
   rec: ReconciliationStatus;
   /** the run that found the suspect mismatch is being confirmed */
   confirming: boolean;
+}
+type State = PositionState;
+
+/** What the position actor journals: a fill it booked, or a mark of a symbol it holds. */
+export type PositionEvent =
+  | { type: 'fill'; clientOrderId: string; symbol: string; side: Side; qty: number; price: number; tradeId: number; timeMs: number }
+  | { type: 'mark'; symbol: string; price: number; timeMs: number };
+
+export const emptyPositionState = (opts: Pick<PositionOptions, 'capital'>): PositionState => ({
+  book: new PositionBook(opts.capital),
+  seen: new Set(),
+  seenOrder: [],
+  fills: 0,
+  duplicateFills: 0,
+  lastMarkPublish: new Map(),
+  drawdownAlert: false,
+  unknownMessages: 0,
+  rec: { runs: 0, matches: 0, inconclusive: 0, breaks: 0, suspect: undefined, lastBreak: undefined, lastRunAtMs: undefined },
+  confirming: false,
+});
+
+/** One event onto the state (what receive does for it, and all that recovery does). */
+export const positionApply =
+  (opts: Pick<PositionOptions, 'seenFillsMax'>) =>
+  (s: PositionState, e: PositionEvent): PositionState => {
+    if (e.type === 'mark') {
+      s.book.mark(e.symbol, e.price, e.timeMs);
+      return s;
+    }
+    const key = `${e.clientOrderId}:${e.tradeId}`;
+    s.seen.add(key);
+    s.seenOrder.push(key);
+    if (s.seenOrder.length > opts.seenFillsMax) s.seen.delete(s.seenOrder.shift() as string);
+    s.book.applyFill(e.symbol, e.side, e.qty, e.price, e.timeMs);
+    s.fills++;
+    return s;
+  };
+
+type SavedPosition = { book: PositionBookData; seenOrder: string[]; fills: number; duplicateFills: number; drawdownAlert: boolean };
+const savePosition = (s: PositionState): SavedPosition => ({ book: s.book.toData(), seenOrder: s.seenOrder, fills: s.fills, duplicateFills: s.duplicateFills, drawdownAlert: s.drawdownAlert });
+const loadPosition = (opts: Pick<PositionOptions, 'capital'>) => (d: unknown): PositionState => {
+  const x = d as SavedPosition;
+  return { ...emptyPositionState(opts), book: PositionBook.fromData(x.book), seen: new Set(x.seenOrder), seenOrder: [...x.seenOrder], fills: x.fills, duplicateFills: x.duplicateFills, drawdownAlert: x.drawdownAlert };
+};
+
+const POSITION_UPSERT = `INSERT INTO positions (symbol, qty, avg_price, realized_pnl, fills, epoch, updated_at) VALUES ($1, $2, $3, $4, $5, $6, now())
+  ON CONFLICT (symbol) DO UPDATE SET qty = EXCLUDED.qty, avg_price = EXCLUDED.avg_price, realized_pnl = EXCLUDED.realized_pnl, fills = EXCLUDED.fills, epoch = EXCLUDED.epoch, updated_at = EXCLUDED.updated_at`;
+const POSITION_SNAPSHOT_INSERT = `INSERT INTO position_snapshots (symbol, qty, avg_price, mark_price, realized_pnl, unrealized_pnl, seq_nr, epoch, at)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now())`;
+
+function positionViews(e: PositionEvent, s: PositionState, meta: EventMeta): ViewWrite[] {
+  if (e.type !== 'fill') return [];
+  const p = s.book.position(e.symbol);
+  const mark = Number.isFinite(p.markPrice) ? p.markPrice : null;
+  return [
+    { key: `positions:${e.symbol}`, sql: POSITION_UPSERT, params: [e.symbol, p.qty, p.avgPrice, p.realizedPnl, p.fills, meta.epoch] },
+    { sql: POSITION_SNAPSHOT_INSERT, params: [e.symbol, p.qty, p.avgPrice, mark, p.realizedPnl, s.book.unrealized(e.symbol), meta.seqNr, meta.epoch] },
+  ];
 }
 
 /** What differs between our positions and the venue's, or undefined when they agree. */
@@ -106,8 +177,9 @@ export function positionBreak(ours: Map<string, { qty: number }>, venue: Record<
 
 export const position = (opts: PositionOptions): Behavior<PositionMsg, State> => {
   let log: Logger | undefined;
+  const apply = positionApply(opts);
 
-  const publish = (s: State, ctx: ActorContext<PositionMsg>, symbol: string): void => {
+  const publish = (s: State, ctx: PersistentContext<PositionMsg, PositionEvent>, symbol: string): void => {
     const p = s.book.position(symbol);
     const pnl = s.book.snapshot();
     const g = ctx.system.gauges;
@@ -138,22 +210,23 @@ export const position = (opts: PositionOptions): Behavior<PositionMsg, State> =>
     ctx.tell<VenuePositionsRequest>(opts.venueGateway, { type: 'venue-positions-request' });
   };
 
-  return {
-    init(ctx) {
+  return persistent<PositionMsg, State, PositionEvent>({
+    empty(ctx) {
       log ??= createLogger({ node: ctx.system.node, actor: ctx.self.address });
       ctx.timers.startPeriodic('reconcile', { type: 'reconcile-tick' }, opts.reconcileEveryMs);
-      return {
-        book: new PositionBook(opts.capital),
-        seen: new Set(),
-        seenOrder: [],
-        fills: 0,
-        duplicateFills: 0,
-        lastMarkPublish: new Map(),
-        drawdownAlert: false,
-        unknownMessages: 0,
-        rec: { runs: 0, matches: 0, inconclusive: 0, breaks: 0, suspect: undefined, lastBreak: undefined, lastRunAtMs: undefined },
-        confirming: false,
-      };
+      return emptyPositionState(opts);
+    },
+    apply,
+    snapshot: { every: opts.snapshotEvery, save: savePosition, load: loadPosition(opts) },
+    views: positionViews,
+    recovered(s, ctx) {
+      if (ctx.seqNr === 0) return s;
+      log?.info({ seqNr: ctx.seqNr, fills: s.fills, positions: Object.fromEntries([...s.book.symbols].map(([k, v]) => [k, v.qty])) }, 'position recovered from its journal');
+      for (const sym of s.book.symbols.keys()) publish(s, ctx, sym);
+      ctx.system.gauges.set('position.fills', s.fills);
+      // Fills may have been made while this node was down: compare with the venue now, not in reconcile_every_ms.
+      requestVenuePositions(ctx);
+      return s;
     },
 
     receive(s, msg, ctx) {
@@ -166,17 +239,23 @@ export const position = (opts: PositionOptions): Behavior<PositionMsg, State> =>
             s.duplicateFills++;
             return s;
           }
-          s.seen.add(key);
-          s.seenOrder.push(key);
-          if (s.seenOrder.length > opts.seenFillsMax) s.seen.delete(s.seenOrder.shift() as string);
-          s.book.applyFill(msg.symbol, msg.side, f.qty, f.price, f.timeMs);
-          s.fills++;
+          if (!(f.qty > 0) || !(f.price > 0) || !Number.isFinite(f.qty) || !Number.isFinite(f.price) || !Number.isFinite(f.timeMs)) {
+            log?.warn({ clientOrderId: msg.clientOrderId, fill: f }, 'fill with a non-positive or non-finite quantity, price or time: skipped');
+            s.unknownMessages++;
+            return s;
+          }
+          const e: PositionEvent = { type: 'fill', clientOrderId: msg.clientOrderId, symbol: msg.symbol, side: msg.side, qty: f.qty, price: f.price, tradeId: f.tradeId, timeMs: f.timeMs };
+          apply(s, e);
+          ctx.persist(e);
           ctx.system.gauges.set('position.fills', s.fills);
           publish(s, ctx, msg.symbol);
           return s;
         }
         case 'trade': {
+          // A mark moves P&L only where there is a position: journal those, not the rest.
+          const held = s.book.symbols.get(msg.symbol)?.qty;
           s.book.mark(msg.symbol, msg.price, msg.timeMs);
+          if (held !== undefined && held !== 0 && msg.price > 0 && Number.isFinite(msg.price)) ctx.persist({ type: 'mark', symbol: msg.symbol, price: msg.price, timeMs: msg.timeMs });
           const last = s.lastMarkPublish.get(msg.symbol) ?? -Infinity;
           if (s.book.position(msg.symbol).qty !== 0 && msg.timeMs - last >= opts.markPublishMs) {
             s.lastMarkPublish.set(msg.symbol, msg.timeMs);
@@ -237,7 +316,7 @@ export const position = (opts: PositionOptions): Behavior<PositionMsg, State> =>
     },
 
     summary: (s) => statusOf(s),
-  };
+  });
 };
 
 function statusOf(s: State): PositionStatus {

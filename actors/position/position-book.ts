@@ -30,6 +30,15 @@ export interface PnlSnapshot {
   maxDrawdownPct: number;
 }
 
+export interface PositionBookData {
+  capital: number;
+  symbols: [string, SymbolPosition][];
+  day: string;
+  dayStartPnl: number;
+  peak: number;
+  maxDrawdownPct: number;
+}
+
 /** Quantities are compared with this tolerance: fills are decimal strings parsed to doubles. */
 export const QTY_EPSILON = 1e-9;
 
@@ -120,6 +129,21 @@ export class PositionBook {
       drawdownPct: (drawdown / (this.capital + this.peak)) * 100,
       maxDrawdownPct: this.maxDrawdownPct,
     };
+  }
+
+  /** Everything the book holds, as plain data (a snapshot of the position actor). */
+  toData(): PositionBookData {
+    return { capital: this.capital, symbols: [...this.symbols].map(([sym, p]) => [sym, { ...p }]), day: this.day, dayStartPnl: this.dayStartPnl, peak: this.peak, maxDrawdownPct: this.maxDrawdownPct };
+  }
+
+  static fromData(d: PositionBookData): PositionBook {
+    const b = new PositionBook(d.capital);
+    for (const [sym, p] of d.symbols) b.symbols.set(sym, { ...p });
+    b.day = d.day;
+    b.dayStartPnl = d.dayStartPnl;
+    b.peak = d.peak;
+    b.maxDrawdownPct = d.maxDrawdownPct;
+    return b;
   }
 
   private total(): number {
