@@ -1,6 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { pinProcess } from '../runtime/affinity.ts';
 import { ActorSystem } from '../runtime/actor-system.ts';
+import { type Database, openDatabase } from '../runtime/database.ts';
+import { Journal } from '../runtime/journal.ts';
+import { isPersistent } from '../runtime/persistent-actor.ts';
 import { IpcTransport } from '../runtime/ipc-transport.ts';
 import type { KindRegistry } from '../runtime/kind-registry.ts';
 import { createLogger } from '../runtime/log.ts';
@@ -33,6 +36,8 @@ export interface NodeStatus {
 export interface RunningNode {
   system: ActorSystem;
   transport: IpcTransport;
+  /** the node's journal, when it runs persistent actors */
+  journal: Journal | undefined;
   cores: number[];
   stop(): Promise<void>;
 }
@@ -47,10 +52,19 @@ export async function startNode(topology: Topology, node: string, kinds: KindReg
   // Resolve every behaviour first: a bad kind or option fails the start before anything is bound.
   const dynamic = new DynamicChildren();
   const root = nodeRootSupervisor(topology, node, kinds, dynamic);
-  // Every pattern's kind must exist before anything starts, not on its first message.
+  // Every pattern's kind must exist before anything starts, not on its first message; and the
+  // node opens the database only if one of its actors persists.
+  let persists = false;
   for (const key of spec.actors) {
     const a = topology.actors[key];
     if (a.pattern && !kinds.has(a.kind)) kinds.create(a.kind, { address: key, node, options: a.options });
+    if (!persists && kinds.has(a.kind)) {
+      try {
+        persists = isPersistent(kinds.create(a.kind, { address: a.pattern ? key.replace('*', 'PROBE1') : key, node, options: a.options }));
+      } catch {
+        // An entity kind that refuses a made-up address: it is started (and checked) on its first message.
+      }
+    }
   }
   const log = createLogger({ node });
   const pinned = opts.pin === false ? { cores: [] as number[] } : pinProcess(spec.cores);
@@ -60,11 +74,34 @@ export async function startNode(topology: Topology, node: string, kinds: KindReg
   mkdirSync(ipcDir, { recursive: true });
   const releasePid = claimPidFile(ipcDir, node);
   const system = new ActorSystem({ node, nodeOf: (a) => nodeOf(topology, a) });
+  // DATABASE_URL (rt up passes its host's), or the embedded server under persistence.data_dir.
+  let db: Database | undefined;
+  if (persists) {
+    const p = topology.persistence;
+    try {
+      db = await openDatabase({ url: process.env.DATABASE_URL, dataDir: p.dataDir, port: p.port, applicationName: `rt ${node}`, log });
+    } catch (e) {
+      releasePid();
+      throw e;
+    }
+    system.journal = new Journal(db.pool, {
+      node,
+      flushMs: p.flushMs,
+      batchMax: p.batchMax,
+      appendTimeoutMs: p.appendTimeoutMs,
+      pendingMax: p.pendingMax,
+      retryMinMs: p.retryMinMs,
+      retryMaxMs: p.retryMaxMs,
+    });
+    system.journal.onHealth((h) => (h.available ? log.info('journal available again') : log.error({ reason: h.reason }, `journal unavailable: ${h.reason}`)));
+  }
   system.activate = patternActivator(topology, node, kinds, dynamic, (address, err) => log.warn({ actor: address, err }, 'could not start an actor for this address'));
   let transport: IpcTransport;
   try {
     transport = await IpcTransport.attach(system, { ipcDir, holdMs, holdMax, batchMax });
   } catch (e) {
+    await system.journal?.close(1000);
+    await db?.close();
     releasePid();
     throw e;
   }
@@ -75,7 +112,15 @@ export async function startNode(topology: Topology, node: string, kinds: KindReg
   system.deadLetters.subscribe((d) => log.debug({ to: d.to, from: d.from, reason: d.reason, detail: d.detail, msgType: d.message.type }, 'dead letter'));
 
   let stopping: Promise<void> | undefined;
-  const stop = (): Promise<void> => (stopping ??= system.shutdown().finally(releasePid));
+  // Actors first (their stop hooks wait for what they persisted), then the journal writes what is
+  // queued, then the database connections close.
+  const stop = (): Promise<void> =>
+    (stopping ??= system
+      .shutdown()
+      .then(() => system.journal?.close())
+      .then(() => db?.close())
+      .catch((e: unknown) => log.error({ err: e }, 'stopping the journal'))
+      .finally(releasePid));
 
   system.onUnsupervisedFailure = (cell, error) => {
     log.fatal({ actor: cell.address, err: error }, `root supervisor gave up: ${error.message}`);
@@ -85,7 +130,7 @@ export async function startNode(topology: Topology, node: string, kinds: KindReg
 
   system.spawn(rootAddress(node), root, { mailbox: { capacity: 1024, policy: 'reject' } });
   log.info({ cores: pinned.cores, want: spec.cores, actors: spec.actors, ipcDir }, 'node started');
-  return { system, transport, cores: pinned.cores, stop };
+  return { system, transport, journal: system.journal, cores: pinned.cores, stop };
 }
 
 /** Node status as `rt up` shows it. */
