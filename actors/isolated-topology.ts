@@ -1,5 +1,5 @@
 // A copy of a trading topology that runs beside any other on this host: its own cluster name, IPC
-// folder, venue log (under `dir`) and free ports, with the feed and venue gateways pointed at its
+// folder, venue log and embedded PostgreSQL (under `dir`) and free ports, with the feed and venue gateways pointed at its
 // own market data server. For integration tests and benches that start the real product.
 import { join } from 'node:path';
 import type { Document } from 'yaml';
@@ -10,6 +10,9 @@ export async function isolateTopology(doc: Document, dir: string, cluster: strin
   const port = await freePort();
   doc.set('cluster', cluster);
   doc.setIn(['transport', 'ipc_dir'], join(dir, 'ipc'));
+  // Its own embedded PostgreSQL (DATABASE_URL, when set, still wins).
+  doc.setIn(['persistence', 'data_dir'], join(dir, 'pg'));
+  doc.setIn(['persistence', 'port'], await freePort());
   const nodes = doc.getIn(['nodes']) as { items: { key: { value: string } | string }[] };
   for (const item of nodes.items) {
     const node = typeof item.key === 'string' ? item.key : item.key.value;

@@ -28,6 +28,7 @@
 //   it already holds (risk resends its open orders after its own restart) does the same.
 import { machineInitialTransition as initialTransition, machineTransition as transition } from '../machine-transition.ts';
 import type { ActorContext, Behavior } from '../../runtime/actor.ts';
+import { systemClock } from '../../runtime/clock.ts';
 import type { ViewWrite } from '../../runtime/journal.ts';
 import { type EventMeta, type PersistentContext, persistent } from '../../runtime/persistent-actor.ts';
 import type { KindContext } from '../../runtime/kind-registry.ts';
@@ -70,6 +71,12 @@ export interface OrderOptions {
   rateWindowMs: number;
   /** rate_wait_max_ms: the longest an order waits for a rate-limit slot before it is rejected (default 2000) */
   rateWaitMaxMs: number;
+  /**
+   * approval_max_age_ms: a SubmitOrder whose approval is older than this is rejected, not placed
+   * (its approval waited that long to become durable, e.g. the database was down: the market it
+   * was decided on is gone). Default 5000.
+   */
+  approvalMaxAgeMs: number;
   /** the node's shared limits (default: nodeVenueRateLimits, one per process) */
   rateLimits: VenueRateLimits;
   /** for jitter (default Math.random) */
@@ -112,6 +119,7 @@ export function orderOptions(ctx: KindContext, inject: { rateLimits?: VenueRateL
     rateOrdersMax: int('rate_orders_max', DEFAULT_RATE_ORDERS_MAX, 1, 1_000_000),
     rateWindowMs: int('rate_window_ms', DEFAULT_RATE_WINDOW_MS, 1, 86_400_000),
     rateWaitMaxMs: int('rate_wait_max_ms', 2000, 0, 600_000),
+    approvalMaxAgeMs: int('approval_max_age_ms', 5000, 1, 3_600_000),
     rateLimits: inject.rateLimits ?? nodeVenueRateLimits,
     random: inject.random ?? Math.random,
   };
@@ -391,6 +399,17 @@ export const order = (opts: OrderOptions): Behavior<OrderMsg, OrderActorState> =
       s.lastBad = `wrong-order: ${detail}`;
       log().error({ actor: opts.address, node: ctx.system.node, msg, from: ctx.sender?.address }, `order refused: ${detail}`);
       const u: OrderUpdate = { type: 'order-update', clientOrderId: spec.clientOrderId, symbol: spec.symbol, side: spec.side, qty: spec.qty, price: spec.price, state: 'rejected', filledQty: 0, reason: detail };
+      for (const to of opts.updatesTo) ctx.tell(to, u);
+      void ctx.stop();
+      return;
+    }
+    // Risk's clock (wall-clock based on the real clock, as risk's own).
+    const now = (ctx.system.clock === systemClock ? performance.timeOrigin : 0) + ctx.system.clock.now();
+    if (msg.resend !== true && spec.approvedMs !== undefined && now - spec.approvedMs > opts.approvalMaxAgeMs) {
+      const reason = `approval is ${Math.round(now - spec.approvedMs)} ms old (approval_max_age_ms ${opts.approvalMaxAgeMs}): not placed`;
+      log().warn({ actor: opts.address, node: ctx.system.node, ageMs: now - spec.approvedMs }, `order refused: ${reason}`);
+      ctx.system.gauges.add('orders.stale_approvals');
+      const u: OrderUpdate = { type: 'order-update', clientOrderId: spec.clientOrderId, symbol: spec.symbol, side: spec.side, qty: spec.qty, price: spec.price, state: 'rejected', filledQty: 0, reason };
       for (const to of opts.updatesTo) ctx.tell(to, u);
       void ctx.stop();
       return;

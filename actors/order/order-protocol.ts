@@ -25,6 +25,8 @@ export interface OrderSpec {
   /** when the tick behind it was read off the feed socket, ms since epoch (tick-to-order) */
   rxMs: number;
   epoch: number;
+  /** risk's clock when it approved the order: an approval that reaches its order actor too late is not placed */
+  approvedMs?: number;
 }
 
 // ---- risk -> order/<clientOrderId> (the order actor is started by this first message)

@@ -377,6 +377,7 @@ export function checkOrder(view: RiskView, req: OrderRequest, limits: RiskLimits
       intentId: req.intentId,
       rxMs: req.rxMs,
       epoch: view.epoch,
+      approvedMs: nowMs,
     },
   };
 }

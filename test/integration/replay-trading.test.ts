@@ -11,7 +11,6 @@ import { parseDocument } from 'yaml';
 import { sharedDataFile } from '../../actors/feed/recorded-file.ts';
 import { isolateTopology } from '../../actors/isolated-topology.ts';
 import { readVenueLog } from '../../actors/venue/venue-log.ts';
-import { freePort } from '../../runtime/free-port.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const RT = join(ROOT, 'bin/rt.mjs');
@@ -22,9 +21,6 @@ if (!files[0] || !files[1]) console.warn('SKIPPED replay trading test: ../shared
 async function testTopology(dir: string): Promise<string> {
   const doc = parseDocument(readFileSync(join(ROOT, 'topology.yaml'), 'utf8'));
   await isolateTopology(doc, dir, 'replaytest');
-  // Its own embedded PostgreSQL: not port 5433 of the repository's topology.
-  doc.setIn(['persistence', 'data_dir'], join(dir, 'pg'));
-  doc.setIn(['persistence', 'port'], await freePort());
   const file = join(dir, 'topology.yaml');
   writeFileSync(file, doc.toString());
   return file;
