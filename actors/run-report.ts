@@ -13,13 +13,31 @@ export function openOrders(g: G): number {
   return num(g, 'orders.submitted') - TERMINAL.reduce((s, t) => s + num(g, `orders.${t}`), 0);
 }
 
+/** The nodes' journals (gauges `journal.<node>.*`): summed, and down if any is. */
+function journals(g: G): { nodes: number; down: number; events: number; pending: number; batches: number; maxCommitMs: number } {
+  const r = { nodes: 0, down: 0, events: 0, pending: 0, batches: 0, maxCommitMs: 0 };
+  for (const k of Object.keys(g)) {
+    const m = /^journal\.(.+)\.available$/.exec(k);
+    if (!m) continue;
+    r.nodes++;
+    if (num(g, k) !== 1) r.down++;
+    r.events += num(g, `journal.${m[1]}.events`);
+    r.pending += num(g, `journal.${m[1]}.pending`);
+    r.batches += num(g, `journal.${m[1]}.batches`);
+    r.maxCommitMs = Math.max(r.maxCommitMs, num(g, `journal.${m[1]}.max_commit_ms`));
+  }
+  return r;
+}
+
 export function tradingProgress(g: G): string[] {
+  const j = journals(g);
+  const journal = j.nodes === 0 ? '' : j.down > 0 ? `  JOURNAL DOWN (${fmt(j.pending)} waiting)` : `  journal ok`;
   const breaker = typeof g['risk.breaker'] === 'string' ? g['risk.breaker'] : '?';
   const kill = num(g, 'risk.kill_switch') ? '  KILL SWITCH ON' : '';
   return [
     `ticks ${fmt(num(g, 'feed.messages'))}  intents ${fmt(num(g, 'signal.intents'))}  approved ${fmt(num(g, 'risk.approved'))}  rejected ${fmt(num(g, 'risk.rejected'))}  ` +
       `orders ${fmt(num(g, 'orders.submitted'))} (open ${fmt(openOrders(g))})  fills ${fmt(num(g, 'position.fills'))}  ` +
-      `P&L ${money(num(g, 'pnl.total'))} (realized ${money(num(g, 'pnl.realized'))})  breaker ${breaker}${kill}`,
+      `P&L ${money(num(g, 'pnl.total'))} (realized ${money(num(g, 'pnl.realized'))})  breaker ${breaker}${kill}${journal}`,
   ];
 }
 
@@ -60,6 +78,8 @@ export function tradingReport(g: G): string {
     lines.push(`  position ${sym.padEnd(10)} ${fmt(ours, 6)} here, ${fmt(venue, 6)} at the venue ${ok ? '(equal)' : '(BREAK)'}`);
   }
   lines.push(`reconciliation    ${fmt(num(g, 'reconcile.matches'))} matches, ${fmt(num(g, 'reconcile.breaks'))} breaks`);
+  const j = journals(g);
+  if (j.nodes > 0) lines.push(`journal           ${fmt(j.events)} events in ${fmt(j.batches)} batches, slowest commit ${fmt(j.maxCommitMs, 1)} ms${j.down > 0 ? `; UNAVAILABLE on ${j.down} node(s), ${fmt(j.pending)} waiting` : ''}`);
   if (num(g, 't2o.n') > 0) {
     lines.push(`tick-to-order     p50 ${fmt(num(g, 't2o.p50_us'), 1)} us, p99 ${fmt(num(g, 't2o.p99_us'), 1)} us, p99.9 ${fmt(num(g, 't2o.p999_us'), 1)} us (${fmt(num(g, 't2o.n'))} orders)`);
   } else lines.push('tick-to-order     no order sent');

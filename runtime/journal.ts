@@ -65,6 +65,8 @@ export interface JournalOptions {
   pendingMax: number;
   retryMinMs: number;
   retryMaxMs: number;
+  /** events between snapshots of one actor, for actors that do not set their own */
+  snapshotEvery: number;
 }
 
 export const JOURNAL_DEFAULTS: Omit<JournalOptions, 'node'> = {
@@ -74,6 +76,7 @@ export const JOURNAL_DEFAULTS: Omit<JournalOptions, 'node'> = {
   pendingMax: 100_000,
   retryMinMs: 50,
   retryMaxMs: 2000,
+  snapshotEvery: 1000,
 };
 
 export type JournalHealth = { available: true } | { available: false; reason: string; sinceMs: number };
@@ -165,6 +168,11 @@ export class Journal {
     options: Partial<JournalOptions> & { node: string },
   ) {
     this.o = { ...JOURNAL_DEFAULTS, ...options };
+  }
+
+  /** events between snapshots of one actor (persistence.snapshot_every), for actors that do not set their own */
+  get snapshotEvery(): number {
+    return this.o.snapshotEvery;
   }
 
   get health(): JournalHealth {

@@ -34,7 +34,7 @@ export interface PersistentContext<M extends Message, E extends { type: string }
 }
 
 export interface SnapshotSpec<S> {
-  /** events between snapshots; default 1000 */
+  /** events between snapshots; default the journal's (persistence.snapshot_every in topology.yaml) */
   every?: number;
   /** the state as JSON-safe data */
   save(state: S): unknown;
@@ -107,7 +107,7 @@ export async function recoverState<S, E extends { type: string }>(
 type Held = { kind: 'tell'; to: ActorRef; msg: Message; trace: TraceContext | undefined } | { kind: 'reply'; to: ActorRef | undefined; msg: Message; trace: TraceContext | undefined };
 
 export function persistent<M extends Message, S, E extends { type: string }>(def: PersistentBehavior<M, S, E>): Behavior<M, S> {
-  const every = def.snapshot?.every ?? DEFAULT_SNAPSHOT_EVERY;
+  let every = DEFAULT_SNAPSHOT_EVERY;
   // Per incarnation (reset by init):
   let persistenceId = '';
   let seqNr = 0;
@@ -234,6 +234,7 @@ export function persistent<M extends Message, S, E extends { type: string }>(def
       real = ctx;
       persistenceId = def.persistenceId ?? ctx.self.address;
       journal = ctx.system.journal;
+      every = def.snapshot?.every ?? journal?.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY;
       const empty = def.empty(ctx);
       if (!journal) return def.recovered ? settle(def.recovered(empty, pctx)) : empty;
       const j = journal;

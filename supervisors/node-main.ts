@@ -92,6 +92,7 @@ export async function startNode(topology: Topology, node: string, kinds: KindReg
       pendingMax: p.pendingMax,
       retryMinMs: p.retryMinMs,
       retryMaxMs: p.retryMaxMs,
+      snapshotEvery: p.snapshotEvery,
     });
     system.journal.onHealth((h) => (h.available ? log.info('journal available again') : log.error({ reason: h.reason }, `journal unavailable: ${h.reason}`)));
   }
@@ -133,6 +134,19 @@ export async function startNode(topology: Topology, node: string, kinds: KindReg
   return { system, transport, journal: system.journal, cores: pinned.cores, stop };
 }
 
+/** The journal as an operator sees it: available or not, and how far behind. */
+function journalGauges(j: Journal | undefined, node: string): Record<string, number | string> {
+  if (!j) return {};
+  const st = j.stats();
+  return {
+    [`journal.${node}.available`]: st.health.available ? 1 : 0,
+    [`journal.${node}.events`]: st.events,
+    [`journal.${node}.pending`]: st.pending,
+    [`journal.${node}.batches`]: st.batches,
+    [`journal.${node}.max_commit_ms`]: Math.round(st.maxCommitMs * 10) / 10,
+  };
+}
+
 /** Node status as `rt up` shows it. */
 export function nodeStatus(n: RunningNode, node: string, msgsPerS: number): NodeStatus {
   let restarts = 0;
@@ -147,7 +161,7 @@ export function nodeStatus(n: RunningNode, node: string, msgsPerS: number): Node
     restarts,
     deadLetters: n.system.deadLetters.total,
     held: n.transport.stats().links.reduce((s, l) => s + l.held, 0),
-    gauges: n.system.gauges.snapshot(),
+    gauges: { ...n.system.gauges.snapshot(), ...journalGauges(n.journal, node) },
   };
 }
 

@@ -33,8 +33,8 @@ export interface PositionOptions {
   markPublishMs: number;
   /** fills remembered for deduplication (by client order id and trade id) */
   seenFillsMax: number;
-  /** journaled events between snapshots */
-  snapshotEvery: number;
+  /** journaled events between snapshots (default: persistence.snapshot_every) */
+  snapshotEvery: number | undefined;
 }
 
 export function positionOptions(ctx: KindContext): PositionOptions {
@@ -59,7 +59,7 @@ export function positionOptions(ctx: KindContext): PositionOptions {
     reconcileConfirmMs: num('reconcile_confirm_ms', 500, (v) => Number.isInteger(v) && v >= 1, 'an integer >= 1'),
     markPublishMs: num('mark_publish_ms', 100, (v) => Number.isInteger(v) && v >= 0, 'an integer >= 0'),
     seenFillsMax: num('seen_fills_max', 100_000, (v) => Number.isInteger(v) && v >= 1, 'an integer >= 1'),
-    snapshotEvery: num('snapshot_every', 1000, (v) => Number.isInteger(v) && v >= 1, 'an integer >= 1'),
+    snapshotEvery: o.snapshot_every === undefined ? undefined : num('snapshot_every', 1000, (v) => Number.isInteger(v) && v >= 1, 'an integer >= 1'),
   };
 }
 
