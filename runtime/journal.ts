@@ -105,12 +105,15 @@ export class JournalClosedError extends Error {
   }
 }
 
+/** An event as the batch holds it: its payload already encoded (the actor's state may change after append). */
+type QueuedEvent = Omit<JournalEvent, 'payload'> & { json: string };
+
 interface Batch {
-  events: JournalEvent[];
+  events: QueuedEvent[];
   views: ViewWrite[];
   /** view key -> its index in views */
   keyed: Map<string, number> | undefined;
-  snapshots: SnapshotWrite[];
+  snapshots: (Omit<SnapshotWrite, 'state'> & { json: string })[];
   /** events + snapshots: what counts against batchMax and pendingMax */
   size: number;
   done: Promise<void>;
@@ -192,7 +195,8 @@ export class Journal {
    */
   append(event: JournalEvent, views?: readonly ViewWrite[]): Promise<void> {
     const b = this.open(1);
-    b.events.push(event);
+    // Encoded now: the objects it refers to may be the actor's, and change after this turn.
+    b.events.push({ persistenceId: event.persistenceId, seqNr: event.seqNr, epoch: event.epoch, type: event.type, json: encodeJson(event.payload) });
     if (views) {
       for (const v of views) {
         if (v.key === undefined) {
@@ -213,7 +217,7 @@ export class Journal {
   /** Queues a snapshot behind the events appended before it (same ordered stream). */
   saveSnapshot(snapshot: SnapshotWrite): Promise<void> {
     const b = this.open(1);
-    b.snapshots.push(snapshot);
+    b.snapshots.push({ persistenceId: snapshot.persistenceId, seqNr: snapshot.seqNr, epoch: snapshot.epoch, json: encodeJson(snapshot.state) });
     return this.added(b);
   }
 
@@ -350,12 +354,12 @@ export class Journal {
           seqs[i] = e.seqNr;
           epochs[i] = e.epoch;
           types[i] = e.type;
-          payloads[i] = encodeJson(e.payload);
+          payloads[i] = e.json;
         }
         await client.query(INSERT_EVENTS, [ids, seqs, epochs, types, payloads, this.o.node]);
       }
       for (const v of b.views) await client.query(v.sql, v.params as unknown[]);
-      for (const s of b.snapshots) await client.query(INSERT_SNAPSHOT, [s.persistenceId, s.seqNr, s.epoch, encodeJson(s.state), this.o.node]);
+      for (const s of b.snapshots) await client.query(INSERT_SNAPSHOT, [s.persistenceId, s.seqNr, s.epoch, s.json, this.o.node]);
       await client.query('COMMIT');
     } catch (e) {
       error = e;

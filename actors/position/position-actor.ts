@@ -109,7 +109,18 @@ type State = PositionState;
 
 /** What the position actor journals: a fill it booked, or a mark of a symbol it holds. */
 export type PositionEvent =
-  | { type: 'fill'; clientOrderId: string; symbol: string; side: Side; qty: number; price: number; tradeId: number; timeMs: number }
+  | {
+      type: 'fill';
+      clientOrderId: string;
+      symbol: string;
+      side: Side;
+      qty: number;
+      price: number;
+      tradeId: number;
+      timeMs: number;
+      /** the symbol's mark when the fill came (marks of a flat symbol are not journaled, but the fill is marked at it) */
+      mark?: number;
+    }
   | { type: 'mark'; symbol: string; price: number; timeMs: number };
 
 export const emptyPositionState = (opts: Pick<PositionOptions, 'capital'>): PositionState => ({
@@ -134,6 +145,7 @@ export const positionApply =
       return s;
     }
     const key = `${e.clientOrderId}:${e.tradeId}`;
+    if (e.mark !== undefined && Number.isFinite(e.mark)) s.book.position(e.symbol).markPrice = e.mark;
     s.seen.add(key);
     s.seenOrder.push(key);
     if (s.seenOrder.length > opts.seenFillsMax) s.seen.delete(s.seenOrder.shift() as string);
@@ -244,7 +256,9 @@ export const position = (opts: PositionOptions): Behavior<PositionMsg, State> =>
             s.unknownMessages++;
             return s;
           }
+          const mark = s.book.symbols.get(msg.symbol)?.markPrice;
           const e: PositionEvent = { type: 'fill', clientOrderId: msg.clientOrderId, symbol: msg.symbol, side: msg.side, qty: f.qty, price: f.price, tradeId: f.tradeId, timeMs: f.timeMs };
+          if (mark !== undefined && Number.isFinite(mark)) e.mark = mark;
           apply(s, e);
           ctx.persist(e);
           ctx.system.gauges.set('position.fills', s.fills);
@@ -252,10 +266,14 @@ export const position = (opts: PositionOptions): Behavior<PositionMsg, State> =>
           return s;
         }
         case 'trade': {
-          // A mark moves P&L only where there is a position: journal those, not the rest.
+          // A mark moves P&L only where there is a position: journal those, and one that starts a
+          // new day (the daily P&L starts there), not the rest.
           const held = s.book.symbols.get(msg.symbol)?.qty;
+          const dayBefore = s.book.currentDay;
           s.book.mark(msg.symbol, msg.price, msg.timeMs);
-          if (held !== undefined && held !== 0 && msg.price > 0 && Number.isFinite(msg.price)) ctx.persist({ type: 'mark', symbol: msg.symbol, price: msg.price, timeMs: msg.timeMs });
+          if (msg.price > 0 && Number.isFinite(msg.price) && ((held !== undefined && held !== 0) || s.book.currentDay !== dayBefore)) {
+            ctx.persist({ type: 'mark', symbol: msg.symbol, price: msg.price, timeMs: msg.timeMs });
+          }
           const last = s.lastMarkPublish.get(msg.symbol) ?? -Infinity;
           if (s.book.position(msg.symbol).qty !== 0 && msg.timeMs - last >= opts.markPublishMs) {
             s.lastMarkPublish.set(msg.symbol, msg.timeMs);

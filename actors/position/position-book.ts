@@ -131,6 +131,11 @@ export class PositionBook {
     };
   }
 
+  /** The UTC day of the latest event (fill or mark), '' before any. */
+  get currentDay(): string {
+    return this.day;
+  }
+
   /** Everything the book holds, as plain data (a snapshot of the position actor). */
   toData(): PositionBookData {
     return { capital: this.capital, symbols: [...this.symbols].map(([sym, p]) => [sym, { ...p }]), day: this.day, dayStartPnl: this.dayStartPnl, peak: this.peak, maxDrawdownPct: this.maxDrawdownPct };
