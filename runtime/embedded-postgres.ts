@@ -5,6 +5,7 @@
 // that module installs process-wide SIGINT/SIGTERM/beforeExit hooks that call process.exit(),
 // which would cut short `rt up`'s own ordered shutdown (nodes first, then the database). The server
 // runs in its own process group, so a Ctrl-C in the terminal reaches `rt up` and not PostgreSQL.
+import { alive } from './pid-file.ts';
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -211,15 +212,6 @@ async function readPidFile(dataDir: string): Promise<PidFile | undefined> {
   const port = Number.parseInt(lines[3] ?? '', 10);
   const status = lines[7]?.trim();
   return { pid, port: Number.isInteger(port) && port > 0 ? port : undefined, status: status === '' ? undefined : status };
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 async function waitReady(dataDir: string, child: ChildProcess, exited: Promise<number | null>): Promise<'ready' | 'exited' | 'timeout'> {

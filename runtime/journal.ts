@@ -171,6 +171,8 @@ export class Journal {
     options: Partial<JournalOptions> & { node: string },
   ) {
     this.o = { ...JOURNAL_DEFAULTS, ...options };
+    // One listener per actor that watches the journal; not a leak.
+    this.health$.setMaxListeners(0);
   }
 
   /** events between snapshots of one actor (persistence.snapshot_every), for actors that do not set their own */

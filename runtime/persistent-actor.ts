@@ -57,6 +57,8 @@ export interface PersistentBehavior<M extends Message, S, E extends { type: stri
   /** After recovery, before the first message: e.g. ask the venue what was missed. */
   recovered?(state: S, ctx: PersistentContext<M, E>): S;
   onSignal?(state: S, signal: Signal, ctx: PersistentContext<M, E>): S;
+  /** true: onSignal hears `$journal` when the journal becomes unavailable or available again (risk does; an order need not) */
+  watchJournal?: boolean;
   stop?(state: S, ctx: ActorContext<M>): void | Promise<void>;
   summary?(state: S): unknown;
   snapshot?: SnapshotSpec<S>;
@@ -217,6 +219,17 @@ export function persistent<M extends Message, S, E extends { type: string }>(def
     );
   };
 
+  /** A handler's turn: its events and effects settle, or (it threw) are dropped with it. */
+  const handled = (handler: () => S): S => {
+    try {
+      return settle(handler());
+    } catch (e) {
+      pendingEvents = [];
+      held = [];
+      throw e;
+    }
+  };
+
   const reset = (): void => {
     incarnation++;
     seqNr = 0;
@@ -244,36 +257,24 @@ export function persistent<M extends Message, S, E extends { type: string }>(def
         if (mine !== incarnation) return;
         cell?.signal({ type: '$journal', available: h.available, reason: h.available ? '' : h.reason });
       };
-      unsubscribe = j.onHealth(onHealth);
+      if (def.watchJournal) unsubscribe = j.onHealth(onHealth);
       ctx.suspendUntil(recoverState<S, E>(j, persistenceId, empty, def.apply, def.snapshot), (_: S, r: Recovered<S>) => {
         seqNr = r.seqNr;
         sinceSnapshot = r.seqNr - r.snapshotSeqNr;
         let s = r.state;
-        if (!j.health.available) s = def.onSignal ? settle(def.onSignal(s, { type: '$journal', available: false, reason: j.health.reason }, pctx)) : s;
+        if (def.watchJournal && !j.health.available) s = def.onSignal ? settle(def.onSignal(s, { type: '$journal', available: false, reason: j.health.reason }, pctx)) : s;
         return def.recovered ? settle(def.recovered(s, pctx)) : s;
       });
       return empty;
     },
     receive(state, msg, ctx) {
       real = ctx;
-      try {
-        return settle(def.receive(state, msg, pctx));
-      } catch (e) {
-        pendingEvents = [];
-        held = [];
-        throw e;
-      }
+      return handled(() => def.receive(state, msg, pctx));
     },
     onSignal(state, signal, ctx) {
       real = ctx;
-      if (!def.onSignal) return state;
-      try {
-        return settle(def.onSignal(state, signal, pctx));
-      } catch (e) {
-        pendingEvents = [];
-        held = [];
-        throw e;
-      }
+      const on = def.onSignal;
+      return on ? handled(() => on(state, signal, pctx)) : state;
     },
     stop(state, ctx) {
       unsubscribe?.();

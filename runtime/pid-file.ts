@@ -3,7 +3,8 @@ import { join } from 'node:path';
 
 export const pidFilePath = (ipcDir: string, node: string): string => join(ipcDir, `${node}.pid`);
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid exists (one of another user's counts). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -280,6 +280,7 @@ export const risk = (opts: RiskOptions): Behavior<RiskMsg, RiskState> => {
     },
     apply,
     recovered,
+    watchJournal: true,
     snapshot: { every: opts.snapshotEvery, save: saveRiskState, load: loadRiskState },
     views(_e, s, meta): ViewWrite[] {
       let rejections = 0;

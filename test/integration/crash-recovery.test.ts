@@ -4,29 +4,23 @@
 // restarts it, it recovers from its journal and catches up with the venue. At the end:
 // positions == the sum of the fills in the fills table == the venue's positions; every fill the
 // venue made is booked once; no client order id reached the venue twice.
-import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseDocument } from 'yaml';
 import { sharedDataFile } from '../../actors/feed/recorded-file.ts';
-import { isolateTopology } from '../../actors/isolated-topology.ts';
 import { readVenueLog } from '../../actors/venue/venue-log.ts';
 import { livePid } from '../../runtime/pid-file.ts';
 import { startTestDatabase } from '../support/test-database.ts';
+import { startReplayRun, untilVenueOrders } from './replay-run.ts';
 
-const ROOT = join(import.meta.dirname, '../..');
-const RT = join(ROOT, 'bin/rt.mjs');
 const files = [sharedDataFile('usdm-btcusdt_20240808.gz'), sharedDataFile('usdm-ethusdt_20240808.gz')];
 if (!files[0] || !files[1]) console.warn('SKIPPED crash recovery test: ../shared/data/binance/usdm-*.gz are absent (a fresh clone has no recorded data; CI has it)');
 
 const dir = mkdtempSync(join(tmpdir(), 'rt-crash-'));
 chmodSync(dir, 0o755);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('kill -9 of the execution node in the middle of a replay', () => {
   it.skipIf(!files[0] || !files[1])(
@@ -36,44 +30,21 @@ describe('kill -9 of the execution node in the middle of a replay', () => {
       const pool = new pg.Pool({ connectionString: db.url, max: 2 });
       pool.on('error', () => undefined);
       try {
-        const doc = parseDocument(readFileSync(join(ROOT, 'topology.yaml'), 'utf8'));
-        await isolateTopology(doc, dir, 'crashtest');
-        const topology = join(dir, 'topology.yaml');
-        writeFileSync(topology, doc.toString());
-        const ipcDir = join(dir, 'ipc');
-        const venueLog = join(dir, 'venue.log');
-
-        const proc = spawn(process.execPath, [RT, 'up', '--topology', topology, '--log-dir', join(dir, 'logs'), '--replay', files[0] as string, '--replay', files[1] as string, '--speed', '10'], {
-          cwd: dir,
-          stdio: ['ignore', 'pipe', 'pipe'],
-          env: { ...process.env, DATABASE_URL: db.url },
-        });
-        let out = '';
-        proc.stdout.on('data', (b: Buffer) => (out += b.toString()));
-        proc.stderr.on('data', (b: Buffer) => (out += b.toString()));
-        const exited = new Promise<number | null>((resolve) => proc.on('exit', (c) => resolve(c)));
-        const guard = setTimeout(() => proc.kill('SIGINT'), 150_000);
-
+        const run = await startReplayRun({ dir, cluster: 'crashtest', files: files as string[], speed: '10', env: { DATABASE_URL: db.url }, killAfterMs: 150_000 });
+        const { ipcDir, venueLog } = run;
         // Kill once orders are flowing: a few have reached the venue and some are journaled.
-        let killed: number | undefined;
-        for (let i = 0; i < 1200 && killed === undefined; i++) {
-          await sleep(100);
-          const orders = existsSync(venueLog) ? readVenueLog(venueLog).filter((r) => r.kind === 'order').length : 0;
-          if (orders < 4) continue;
-          const pid = livePid(ipcDir, 'execution');
-          if (pid === undefined) continue;
-          process.kill(pid, 'SIGKILL');
-          killed = pid;
-        }
-        expect(killed, `orders never reached the venue:\n${out}`).toBeDefined();
-        const code = await exited;
-        clearTimeout(guard);
+        expect(await untilVenueOrders(venueLog, 4, 120_000), `orders never reached the venue:\n${run.out()}`).toBe(true);
+        const killed = livePid(ipcDir, 'execution');
+        expect(killed, 'the execution node is running').toBeDefined();
+        process.kill(killed as number, 'SIGKILL');
+        const code = await run.exited;
+        const out = run.out();
         const report = out.slice(out.indexOf('== trading report'));
         console.log(report);
         expect(code, out).toBe(0);
         expect(out).toContain('rt up: finished; stopping every node');
         // It really was restarted and recovered from its journal.
-        const execLog = readFileSync(join(dir, 'logs', 'execution.log'), 'utf8');
+        const execLog = readFileSync(join(run.logDir, 'execution.log'), 'utf8');
         expect(execLog).toContain('risk recovered from its journal');
         expect(livePid(ipcDir, 'execution')).toBeUndefined();
 

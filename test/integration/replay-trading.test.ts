@@ -2,29 +2,16 @@
 // node processes (exchange with the venue, edge, strategy, execution) on this host over IPC. It
 // must finish by itself, produce orders and fills, end with positions equal to the venue's, and
 // the venue's own log must show no client order id twice.
-import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseDocument } from 'yaml';
 import { sharedDataFile } from '../../actors/feed/recorded-file.ts';
-import { isolateTopology } from '../../actors/isolated-topology.ts';
 import { readVenueLog } from '../../actors/venue/venue-log.ts';
+import { startReplayRun } from './replay-run.ts';
 
-const ROOT = join(import.meta.dirname, '../..');
-const RT = join(ROOT, 'bin/rt.mjs');
 const files = [sharedDataFile('usdm-btcusdt_20240808.gz'), sharedDataFile('usdm-ethusdt_20240808.gz')];
 if (!files[0] || !files[1]) console.warn('SKIPPED replay trading test: ../shared/data/binance/usdm-*.gz are absent (a fresh clone has no recorded data; CI has it)');
-
-/** The repository's topology.yaml on ports, sockets and a venue log of the test's own. */
-async function testTopology(dir: string): Promise<string> {
-  const doc = parseDocument(readFileSync(join(ROOT, 'topology.yaml'), 'utf8'));
-  await isolateTopology(doc, dir, 'replaytest');
-  const file = join(dir, 'topology.yaml');
-  writeFileSync(file, doc.toString());
-  return file;
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'rt-replay-'));
 chmodSync(dir, 0o755); // as root the embedded server runs as postgres, which must reach its folder
@@ -34,21 +21,9 @@ describe('rt up --replay (npm start -- --replay ...)', () => {
   it.skipIf(!files[0] || !files[1])(
     'trades both USD-M files at max speed on four node processes: finishes, orders and fills, positions equal the venue, no client order id twice',
     async () => {
-      const topology = await testTopology(dir);
-      const proc = spawn(process.execPath, [RT, 'up', '--topology', topology, '--log-dir', join(dir, 'logs'), '--replay', files[0] as string, '--replay', files[1] as string, '--speed', 'max'], {
-        cwd: dir,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let out = '';
-      proc.stdout.on('data', (b: Buffer) => (out += b.toString()));
-      proc.stderr.on('data', (b: Buffer) => (out += b.toString()));
-      const code = await new Promise<number | null>((resolve) => {
-        const t = setTimeout(() => proc.kill('SIGINT'), 100_000);
-        proc.on('exit', (c) => {
-          clearTimeout(t);
-          resolve(c);
-        });
-      });
+      const run = await startReplayRun({ dir, cluster: 'replaytest', files: files as string[], speed: 'max', killAfterMs: 100_000 });
+      const code = await run.exited;
+      const out = run.out();
       const report = out.slice(out.indexOf('== trading report'));
       console.log(report);
       expect(code, out).toBe(0);
