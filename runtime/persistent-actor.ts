@@ -24,8 +24,13 @@ export interface EventMeta {
 
 /** The context a persistent behaviour sees: an actor context whose tells wait for the journal. */
 export interface PersistentContext<M extends Message, E extends { type: string }> extends ActorContext<M> {
-  /** Records an event (already reflected in the state the handler returns). */
-  persist(event: E): void;
+  /**
+   * Records an event (already reflected in the state the handler returns). What the handler says
+   * waits for it to commit, unless `hold: false`: the event's cause is durable elsewhere already
+   * and acting on it twice is harmless (an order placed again is deduplicated by the venue), so
+   * this message's effects wait only for the actor's earlier events.
+   */
+  persist(event: E, options?: { hold?: boolean }): void;
   /** Sequence number of the last event persisted (0: none). */
   readonly seqNr: number;
   readonly persistenceId: string;
@@ -45,6 +50,12 @@ export interface SnapshotSpec<S> {
 export interface PersistentBehavior<M extends Message, S, E extends { type: string }> {
   /** default: the actor's address */
   persistenceId?: string;
+  /**
+   * A first message for which the journal certainly holds nothing (risk's SubmitOrder of a new
+   * order): the actor starts empty without reading the journal, a round trip saved on the hot
+   * path. Any other first input (a message, a signal) is held until recovery is done.
+   */
+  fresh?(first: M): boolean;
   /** the state before any event */
   empty(ctx: ActorContext<M>): S;
   /**
@@ -118,6 +129,12 @@ export function persistent<M extends Message, S, E extends { type: string }>(def
   /** the batch of the latest event not yet known to be committed */
   let lastWrite: Promise<void> | undefined;
   let pendingEvents: E[] = [];
+  /** whether this message's effects must wait for its own events (any persisted with hold) */
+  let holdOwn = false;
+  /** fresh(): recovery waits for the first input, to see whether there is anything to recover */
+  let recoveryDue = false;
+  /** the first input's sender and trace while it is handled after a deferred recovery */
+  let replay: { sender: ActorRef | undefined; trace: TraceContext | undefined } | undefined;
   let held: Held[] = [];
   let journal: Journal | undefined;
   let unsubscribe: (() => void) | undefined;
@@ -136,10 +153,10 @@ export function persistent<M extends Message, S, E extends { type: string }>(def
       return real.system;
     },
     get sender() {
-      return real.sender;
+      return replay ? replay.sender : real.sender;
     },
     get trace() {
-      return real.trace;
+      return replay ? replay.trace : real.trace;
     },
     get timers() {
       return real.timers;
@@ -153,16 +170,17 @@ export function persistent<M extends Message, S, E extends { type: string }>(def
     get durable() {
       return journal !== undefined;
     },
-    persist(event: E): void {
+    persist(event: E, options?: { hold?: boolean }): void {
       pendingEvents.push(event);
+      if (options?.hold !== false) holdOwn = true;
     },
     tell<T extends Message>(to: ActorRef<T> | string, msg: T): TellResult {
       const ref = typeof to === 'string' ? real.system.ref<T>(to) : to;
-      held.push({ kind: 'tell', to: ref as ActorRef, msg, trace: real.trace });
+      held.push({ kind: 'tell', to: ref as ActorRef, msg, trace: pctx.trace });
       return 'queued';
     },
     reply<T extends Message>(msg: T): TellResult {
-      held.push({ kind: 'reply', to: real.sender, msg, trace: real.trace });
+      held.push({ kind: 'reply', to: pctx.sender, msg, trace: pctx.trace });
       return 'queued';
     },
     ask: (to, msg, timeoutMs) => real.ask(to, msg, timeoutMs),
@@ -176,6 +194,11 @@ export function persistent<M extends Message, S, E extends { type: string }>(def
 
   /** After a handler: journal its events, then release its effects now or once they are durable. */
   const settle = (state: S): S => {
+    // Effects wait for the actor's earlier events still in flight, and for this message's own
+    // unless they were all persisted with hold: false.
+    const waitFor = lastWrite;
+    const own = holdOwn;
+    holdOwn = false;
     if (pendingEvents.length > 0) {
       const events = pendingEvents;
       pendingEvents = [];
@@ -198,10 +221,11 @@ export function persistent<M extends Message, S, E extends { type: string }>(def
     if (held.length > 0) {
       const effects = held;
       held = [];
-      if (!lastWrite) for (const h of effects) send(h);
+      const after = own ? lastWrite : waitFor;
+      if (!after) for (const h of effects) send(h);
       // Once its events are durable an effect goes out, even if the actor has restarted since:
       // the recovered state includes those events, so it must not lose what they caused.
-      else lastWrite.then(() => effects.forEach(send), () => undefined);
+      else after.then(() => effects.forEach(send), () => undefined);
     }
     return state;
   };
@@ -226,8 +250,32 @@ export function persistent<M extends Message, S, E extends { type: string }>(def
     } catch (e) {
       pendingEvents = [];
       held = [];
+      holdOwn = false;
       throw e;
     }
+  };
+
+  /** Rebuilds the state from the journal with the mailbox suspended; then `next` (the held first input, if any). */
+  const recover = (j: Journal, empty: S, next?: (s: S) => S): void => {
+    const sender = real.sender;
+    const trace = real.trace;
+    real.suspendUntil(recoverState<S, E>(j, persistenceId, empty, def.apply, def.snapshot), (_: S, r: Recovered<S>) => {
+      seqNr = r.seqNr;
+      sinceSnapshot = r.seqNr - r.snapshotSeqNr;
+      let s = r.state;
+      const h = j.health;
+      const on = def.onSignal;
+      const rec = def.recovered;
+      if (def.watchJournal && !h.available && on) s = handled(() => on(s, { type: '$journal', available: false, reason: h.reason }, pctx));
+      if (rec) s = handled(() => rec(s, pctx));
+      if (!next) return s;
+      replay = { sender, trace };
+      try {
+        return next(s);
+      } finally {
+        replay = undefined;
+      }
+    });
   };
 
   const reset = (): void => {
@@ -237,6 +285,9 @@ export function persistent<M extends Message, S, E extends { type: string }>(def
     lastWrite = undefined;
     pendingEvents = [];
     held = [];
+    holdOwn = false;
+    recoveryDue = false;
+    replay = undefined;
     unsubscribe?.();
     unsubscribe = undefined;
   };
@@ -258,22 +309,30 @@ export function persistent<M extends Message, S, E extends { type: string }>(def
         cell?.signal({ type: '$journal', available: h.available, reason: h.available ? '' : h.reason });
       };
       if (def.watchJournal) unsubscribe = j.onHealth(onHealth);
-      ctx.suspendUntil(recoverState<S, E>(j, persistenceId, empty, def.apply, def.snapshot), (_: S, r: Recovered<S>) => {
-        seqNr = r.seqNr;
-        sinceSnapshot = r.seqNr - r.snapshotSeqNr;
-        let s = r.state;
-        if (def.watchJournal && !j.health.available) s = def.onSignal ? settle(def.onSignal(s, { type: '$journal', available: false, reason: j.health.reason }, pctx)) : s;
-        return def.recovered ? settle(def.recovered(s, pctx)) : s;
-      });
+      if (def.fresh) recoveryDue = true;
+      else recover(j, empty);
       return empty;
     },
     receive(state, msg, ctx) {
       real = ctx;
+      if (recoveryDue) {
+        recoveryDue = false;
+        if (!(def.fresh as NonNullable<typeof def.fresh>)(msg) && journal) {
+          recover(journal, state, (s) => handled(() => def.receive(s, msg, pctx)));
+          return state;
+        }
+        return handled(() => (def.recovered ? def.receive(def.recovered(state, pctx), msg, pctx) : def.receive(state, msg, pctx)));
+      }
       return handled(() => def.receive(state, msg, pctx));
     },
     onSignal(state, signal, ctx) {
       real = ctx;
       const on = def.onSignal;
+      if (recoveryDue && journal) {
+        recoveryDue = false;
+        recover(journal, state, on ? (s) => handled(() => on(s, signal, pctx)) : undefined);
+        return state;
+      }
       return on ? handled(() => on(state, signal, pctx)) : state;
     },
     stop(state, ctx) {

@@ -20,8 +20,10 @@
 //   non-positive qty) changes nothing: it is counted by reason and logged with what it was.
 // - Persistent (runtime/persistent-actor.ts): every event that goes through the machine is
 //   journaled (persistence id `order/<clientOrderId>`) with the states before and after, and the
-//   orders, order_audit_trail and fills tables follow in the same transaction. VenuePlace and
-//   OrderUpdates go out once the event behind them is durable. Recovered (its node restarted),
+//   orders, order_audit_trail and fills tables follow in the same transaction. OrderUpdates and
+//   resends go out once the event behind them is durable; the first VenuePlace does not wait (risk's
+//   approval is durable, and the venue deduplicates a place sent again after a crash). A new
+//   order (risk's SubmitOrder, not a resend) reads no journal when it starts. Recovered (its node restarted),
 //   an order tells risk and position again where it stands and every fill it applied (both
 //   deduplicate), then asks the venue where the order is (VenueQueryOrder), so fills made while
 //   it was away are applied, and resumes a backoff that was running. A SubmitOrder for an order
@@ -293,7 +295,9 @@ export const order = (opts: OrderOptions): Behavior<OrderMsg, OrderActorState> =
     const before = s.snap as OrderSnapshot;
     const [next, actions] = transition(orderMachine, before, event);
     s.snap = next;
-    ctx.persist({ type: 'order-event', event, from: orderStateDetail(before), to: orderStateDetail(next), atUs: nowUs() });
+    // The first submit's cause (risk's approval) is durable already, and a place sent twice is
+    // deduplicated by the venue: the VenuePlace need not wait for this event to commit.
+    ctx.persist({ type: 'order-event', event, from: orderStateDetail(before), to: orderStateDetail(next), atUs: nowUs() }, { hold: event.type !== 'submit-order' });
     const spec = next.context.spec;
     const raised: OrderEvent[] = [];
     const extra: { reason?: string; fill?: FillParams; venueError?: boolean } = {};
@@ -428,6 +432,8 @@ export const order = (opts: OrderOptions): Behavior<OrderMsg, OrderActorState> =
       return emptyOrderState();
     },
     apply: orderApply,
+    // Risk's SubmitOrder of a new order: nothing to recover, no journal read on the hot path.
+    fresh: (first) => first.type === 'submit-order' && first.resend !== true,
     recovered(s, ctx) {
       if (ctx.seqNr > 0) catchUp(s, ctx);
       return s;

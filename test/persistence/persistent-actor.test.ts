@@ -183,6 +183,71 @@ describe('persistent actors', () => {
     await sys.shutdown();
   });
 
+  it('fresh(): a first message with nothing to recover reads no journal; any other first message waits for recovery, then is answered', async () => {
+    let replays = 0;
+    // The real journal, counting its reads.
+    class CountingJournal extends Journal {
+      override replay(...args: Parameters<Journal['replay']>): ReturnType<Journal['replay']> {
+        replays++;
+        return super.replay(...args);
+      }
+    }
+    const counting = new CountingJournal(pool, { node: 'test' });
+    const address = `ledger/${++run}`;
+    const freshLedger = (): Behavior<LedgerMsg, Ledger> => persistent<LedgerMsg, Ledger, LedgerEvent>({ ...ledger(1000), fresh: (m) => m.type === 'deposit' && m.key === 'new' });
+    const sys = new ActorSystem({ node: 'test' });
+    sys.journal = counting;
+    const ref = sys.spawn(address, freshLedger());
+    ref.tell({ type: 'deposit', key: 'new', n: 5 });
+    ref.tell({ type: 'deposit', key: 'a', n: 2 });
+    const live = decodeJson(((await sys.ask(ref, { type: 'get' }, 5000)) as unknown as { state: string }).state) as Ledger;
+    expect(replays).toBe(0);
+    expect(live.events).toBe(2);
+    await sys.shutdown();
+    // A new incarnation asked first: it recovers, then answers the ask with the recovered state.
+    const sys2 = new ActorSystem({ node: 'test' });
+    sys2.journal = counting;
+    const again = sys2.spawn(address, freshLedger());
+    const back = decodeJson(((await sys2.ask(again, { type: 'get' }, 5000)) as unknown as { state: string }).state) as Ledger;
+    expect(replays).toBe(1);
+    expect(back).toEqual(live);
+    await sys2.shutdown();
+    await counting.close();
+  });
+
+  it('persist(event, { hold: false }): that message\'s effects go out before the event commits, later ones still wait', async () => {
+    const slow = new Journal(pool, { node: 'test', flushMs: 200 });
+    const sys = new ActorSystem({ node: 'test' });
+    sys.journal = slow;
+    const arrivals: { seqNr: number; committed: number; atMs: number }[] = [];
+    sys.spawn<Notice, null>('probe', { init: () => null, receive: (s, m) => (arrivals.push({ seqNr: m.seqNr, committed: slow.stats().events, atMs: performance.now() }), s) });
+    const def = ledger(1000, 'probe');
+    const ref = sys.spawn(
+      `ledger/${++run}`,
+      persistent<LedgerMsg, Ledger, LedgerEvent>({
+        ...def,
+        receive: (s, m, ctx) => {
+          if (m.type !== 'deposit' || m.key !== 'early') return def.receive(s, m, ctx);
+          const e: LedgerEvent = { type: 'deposited', key: m.key, n: m.n };
+          ctx.persist(e, { hold: false });
+          ctx.tell<Notice>('probe', { type: 'notice', seqNr: ctx.seqNr });
+          return applyLedger(s, e);
+        },
+      }),
+    );
+    const t0 = performance.now();
+    ref.tell({ type: 'deposit', key: 'early', n: 1 });
+    ref.tell({ type: 'deposit', key: 'a', n: 1 });
+    for (let i = 0; i < 200 && arrivals.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(arrivals.map((a) => a.seqNr)).toEqual([1, 2]);
+    // The first went out at once, before anything committed; the second only after its commit.
+    expect(arrivals[0].committed).toBe(0);
+    expect(arrivals[0].atMs - t0).toBeLessThan(150);
+    expect(arrivals[1].committed).toBeGreaterThanOrEqual(2);
+    await sys.shutdown();
+    await slow.close();
+  });
+
   it('without a journal, a persistent behaviour runs in memory and says so', async () => {
     const sys = new ActorSystem({ node: 'test' });
     let durable: boolean | undefined;
