@@ -21,11 +21,14 @@ export interface MachineInfo {
   pinned: boolean;
 }
 
+/** More about what was measured on (server settings, how each process was pinned), merged into `machine`. */
+export type MachineExtra = Record<string, string | number | boolean>;
+
 export interface BenchResult {
   suite: string;
   command: string;
   when: string;
-  machine: MachineInfo;
+  machine: MachineInfo & MachineExtra;
   figures: Figure[];
 }
 
@@ -36,6 +39,7 @@ export interface BenchReportOptions {
   file?: string;
   /** Defaults to bench/results next to this file, so the cwd does not matter. */
   results_dir?: URL;
+  machine_extra?: MachineExtra;
 }
 
 const FIGURE_NAME = /^[a-z0-9_]+(\.[a-z0-9_]+)+$/;
@@ -88,7 +92,7 @@ export class BenchReport {
       command: this.#command,
       // BENCH.md shows second precision; milliseconds would only suggest a precision nobody uses.
       when: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
-      machine: machineInfo(this.#options.pinned),
+      machine: { ...machineInfo(this.#options.pinned), ...this.#options.machine_extra },
       figures: [...this.#figures],
     };
   }
@@ -117,6 +121,7 @@ function round(value: number): number {
 
 function formatTable(result: BenchResult): string {
   const { machine } = result;
+  const extra = Object.entries(machine).filter(([key]) => !['cpus', 'cpu_model', 'node', 'pinned'].includes(key));
   const header = ['figure', 'value', 'unit', 'better', 'n', 'note'];
   const rows = result.figures.map((f) => [f.name, String(f.value), f.unit, f.better, String(f.n), f.note ?? '']);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
@@ -129,6 +134,7 @@ function formatTable(result: BenchResult): string {
   return [
     `suite ${result.suite} (${result.command}) at ${result.when}`,
     `machine: ${machine.cpus} x ${machine.cpu_model}, node ${machine.node}, pinned=${machine.pinned}`,
+    ...extra.map(([key, value]) => `  ${key}: ${String(value)}`),
     line(header),
     line(widths.map((w) => '-'.repeat(w))),
     ...rows.map(line),
