@@ -5,9 +5,10 @@
 // order and an actor's events are durable in the order it persisted them. A batch that fails for
 // a reason that may pass (the server is down, restarting, out of connections) is retried, with
 // backoff, until it commits: nothing appended is dropped. A batch the server refuses for good (a
-// sequence number written twice, a bad view row) fails its appends, and their actors crash and
-// recover from what is durable. Appends wait in memory up to `pendingMax` events; past that,
-// append() throws JournalFullError at once.
+// sequence number written twice, a bad view row) is written again one actor at a time, so only
+// the actor whose rows are refused fails (with its later events still queued, which would leave a
+// gap): it crashes and recovers from what is durable; the others commit. Appends wait in memory up
+// to `pendingMax` events; past that, append() throws JournalFullError at once.
 import { EventEmitter } from 'node:events';
 import type pg from 'pg';
 import { decodeJson, encodeJson } from './json-codec.ts';
@@ -26,8 +27,8 @@ export interface ViewWrite {
   sql: string;
   params: readonly unknown[];
   /**
-   * Rows with the same key in one batch: only the latest is written (in the place of the first).
-   * For an upsert of an actor's current state, which many events of a batch would repeat.
+   * Rows of one actor with the same key in one batch: only the latest is written (in the place of
+   * the first). For an upsert of an actor's current state, which many events of a batch repeat.
    */
   key?: string;
 }
@@ -106,20 +107,54 @@ export class JournalClosedError extends Error {
 }
 
 /** An event as the batch holds it: its payload already encoded (the actor's state may change after append). */
-type QueuedEvent = Omit<JournalEvent, 'payload'> & { json: string };
+interface QueuedEvent {
+  seqNr: number;
+  epoch: number;
+  type: string;
+  json: string;
+}
 
-interface Batch {
+interface QueuedSnapshot {
+  seqNr: number;
+  epoch: number;
+  json: string;
+}
+
+interface Deferred {
+  done: Promise<void>;
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
+/** One actor's share of a batch: its events, view rows and snapshot, and the promise its appends got. */
+interface Part {
+  pid: string;
   events: QueuedEvent[];
   views: ViewWrite[];
   /** view key -> its index in views */
   keyed: Map<string, number> | undefined;
-  snapshots: (Omit<SnapshotWrite, 'state'> & { json: string })[];
+  snapshots: QueuedSnapshot[];
+  size: number;
+  deferred: Deferred;
+}
+
+interface Batch {
+  parts: Map<string, Part>;
   /** events + snapshots: what counts against batchMax and pendingMax */
   size: number;
-  done: Promise<void>;
-  resolve: () => void;
-  reject: (e: Error) => void;
   attempts: number;
+}
+
+function deferred(): Deferred {
+  let resolve!: () => void;
+  let reject!: (e: Error) => void;
+  const done = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // An actor that stopped waiting on it must not turn a refused batch into an unhandled rejection.
+  done.catch(() => undefined);
+  return { done, resolve, reject };
 }
 
 export interface JournalStats {
@@ -147,9 +182,11 @@ function transient(e: unknown): boolean {
 
 const ignoreClientError = (): void => undefined;
 
+// The batch's events as one JSON parameter, [[persistence id, seq nr, epoch, type, payload], ...]:
+// no array literal to build and escape on our side, one json value to parse on the server's.
 const INSERT_EVENTS = `INSERT INTO journal (persistence_id, seq_nr, epoch, event_type, payload, node)
-  SELECT p, s, e, t, d, $6 FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::jsonb[]) AS u(p, s, e, t, d)`;
-const INSERT_SNAPSHOT = `INSERT INTO snapshots (persistence_id, seq_nr, epoch, state, node) VALUES ($1, $2, $3, $4::jsonb, $5)
+  SELECT e->>0, (e->>1)::bigint, (e->>2)::bigint, e->>3, e->4, $2 FROM json_array_elements($1::json) AS e`;
+const INSERT_SNAPSHOT = `INSERT INTO snapshots (persistence_id, seq_nr, epoch, state, node) VALUES ($1, $2, $3, $4::json, $5)
   ON CONFLICT (persistence_id, seq_nr) DO UPDATE SET state = EXCLUDED.state, epoch = EXCLUDED.epoch, written_at = clock_timestamp()`;
 
 export class Journal {
@@ -157,6 +194,8 @@ export class Journal {
   /** batches sealed or open, oldest first; the last may still take events */
   private readonly queue: Batch[] = [];
   private inFlight: Batch | undefined;
+  /** the batch in flight, as it is being written: for close() to wait on */
+  private writing: Promise<void> | undefined;
   private pending = 0;
   private flushTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -196,31 +235,31 @@ export class Journal {
    * pendingMax events already wait, JournalClosedError after close().
    */
   append(event: JournalEvent, views?: readonly ViewWrite[]): Promise<void> {
-    const b = this.open(1);
+    const part = this.partOf(event.persistenceId);
     // Encoded now: the objects it refers to may be the actor's, and change after this turn.
-    b.events.push({ persistenceId: event.persistenceId, seqNr: event.seqNr, epoch: event.epoch, type: event.type, json: encodeJson(event.payload) });
+    part.events.push({ seqNr: event.seqNr, epoch: event.epoch, type: event.type, json: encodeJson(event.payload) });
     if (views) {
       for (const v of views) {
         if (v.key === undefined) {
-          b.views.push(v);
+          part.views.push(v);
           continue;
         }
-        b.keyed ??= new Map();
-        const at = b.keyed.get(v.key);
+        part.keyed ??= new Map();
+        const at = part.keyed.get(v.key);
         if (at === undefined) {
-          b.keyed.set(v.key, b.views.length);
-          b.views.push(v);
-        } else b.views[at] = v;
+          part.keyed.set(v.key, part.views.length);
+          part.views.push(v);
+        } else part.views[at] = v;
       }
     }
-    return this.added(b);
+    return this.added(part);
   }
 
   /** Queues a snapshot behind the events appended before it (same ordered stream). */
   saveSnapshot(snapshot: SnapshotWrite): Promise<void> {
-    const b = this.open(1);
-    b.snapshots.push({ persistenceId: snapshot.persistenceId, seqNr: snapshot.seqNr, epoch: snapshot.epoch, json: encodeJson(snapshot.state) });
-    return this.added(b);
+    const part = this.partOf(snapshot.persistenceId);
+    part.snapshots.push({ seqNr: snapshot.seqNr, epoch: snapshot.epoch, json: encodeJson(snapshot.state) });
+    return this.added(part);
   }
 
   /** The latest snapshot of an actor, if any. */
@@ -273,7 +312,7 @@ export class Journal {
     if (this.closed) return;
     this.closed = true;
     this.pump(true);
-    const all = Promise.allSettled([...(this.inFlight ? [this.inFlight.done] : []), ...this.queue.map((b) => b.done)]);
+    const all = Promise.allSettled([...(this.writing ? [this.writing] : []), ...this.queue.flatMap((b) => [...b.parts.values()].map((p) => p.deferred.done))]);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), timeoutMs)));
     const outcome = await Promise.race([all, timedOut]);
@@ -281,32 +320,32 @@ export class Journal {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.slowTimer) clearTimeout(this.slowTimer);
     if (outcome === 'timeout') {
-      for (const b of this.queue.splice(0)) b.reject(new JournalClosedError());
+      for (const b of this.queue.splice(0)) for (const p of b.parts.values()) p.deferred.reject(new JournalClosedError());
     }
   }
 
   // ---- batching ----
 
-  private open(n: number): Batch {
+  /** The part of the open batch for an actor (a new batch when the last is full). */
+  private partOf(pid: string): Part {
     if (this.closed) throw new JournalClosedError();
-    if (this.pending + n > this.o.pendingMax) throw new JournalFullError(this.o.pendingMax);
+    if (this.pending + 1 > this.o.pendingMax) throw new JournalFullError(this.o.pendingMax);
     let b = this.queue.at(-1);
     if (!b || b.size >= this.o.batchMax) {
-      let resolve!: () => void;
-      let reject!: (e: Error) => void;
-      const done = new Promise<void>((res, rej) => {
-        resolve = res;
-        reject = rej;
-      });
-      // An actor that stopped waiting on it must not turn a failed batch into an unhandled rejection.
-      done.catch(() => undefined);
-      b = { events: [], views: [], keyed: undefined, snapshots: [], size: 0, done, resolve, reject, attempts: 0 };
+      b = { parts: new Map(), size: 0, attempts: 0 };
       this.queue.push(b);
     }
-    return b;
+    let part = b.parts.get(pid);
+    if (!part) {
+      part = { pid, events: [], views: [], keyed: undefined, snapshots: [], size: 0, deferred: deferred() };
+      b.parts.set(pid, part);
+    }
+    return part;
   }
 
-  private added(b: Batch): Promise<void> {
+  private added(part: Part): Promise<void> {
+    const b = this.queue.at(-1) as Batch;
+    part.size++;
     b.size++;
     this.pending++;
     if (b.size >= this.o.batchMax) this.pump(true);
@@ -319,7 +358,7 @@ export class Journal {
       };
       this.flushTimer = this.o.flushMs === 0 ? setImmediate(fire) : setTimeout(fire, this.o.flushMs);
     }
-    return b.done;
+    return part.deferred.done;
   }
 
   /** Sends the oldest batch if none is in flight: when it is full, or when `due` (its time is up). */
@@ -329,61 +368,67 @@ export class Journal {
     if (!due && head.size < this.o.batchMax) return;
     this.queue.shift();
     this.inFlight = head;
-    void this.write(head);
+    this.writing = this.write(head);
+  }
+
+  /** One transaction: the parts' events in one INSERT, their view rows, their snapshots. */
+  private async commit(parts: readonly Part[]): Promise<void> {
+    const client = await this.pool.connect();
+    // A connection that breaks while checked out emits 'error' on its client: without a
+    // listener that is an uncaught exception (the query fails on its own, and is retried).
+    client.on('error', ignoreClientError);
+    let error: unknown;
+    try {
+      await client.query('BEGIN');
+      let rows = '';
+      for (const p of parts) {
+        const pid = JSON.stringify(p.pid);
+        for (const e of p.events) rows += `${rows === '' ? '' : ','}[${pid},${e.seqNr},${e.epoch},${JSON.stringify(e.type)},${e.json}]`;
+      }
+      if (rows !== '') await client.query(INSERT_EVENTS, [`[${rows}]`, this.o.node]);
+      for (const p of parts) for (const v of p.views) await client.query(v.sql, v.params as unknown[]);
+      for (const p of parts) for (const sn of p.snapshots) await client.query(INSERT_SNAPSHOT, [p.pid, sn.seqNr, sn.epoch, sn.json, this.o.node]);
+      await client.query('COMMIT');
+    } catch (e) {
+      error = e;
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    } finally {
+      client.off('error', ignoreClientError);
+      // A client whose connection broke must not go back to the pool.
+      client.release(error !== undefined && transient(error) ? (error as Error) : undefined);
+    }
   }
 
   private async write(b: Batch): Promise<void> {
     const started = performance.now();
     this.slowTimer = setTimeout(() => this.unavailable(`append slower than ${this.o.appendTimeoutMs} ms (persistence.append_timeout_ms)`), this.o.appendTimeoutMs);
-    let client: pg.PoolClient | undefined;
     let error: unknown;
     try {
-      client = await this.pool.connect();
-      // A connection that breaks while checked out emits 'error' on its client: without a
-      // listener that is an uncaught exception (the query fails on its own, and is retried).
-      client.on('error', ignoreClientError);
-      await client.query('BEGIN');
-      if (b.events.length > 0) {
-        const n = b.events.length;
-        const ids = new Array<string>(n);
-        const seqs = new Array<number>(n);
-        const epochs = new Array<number>(n);
-        const types = new Array<string>(n);
-        const payloads = new Array<string>(n);
-        for (let i = 0; i < n; i++) {
-          const e = b.events[i];
-          ids[i] = e.persistenceId;
-          seqs[i] = e.seqNr;
-          epochs[i] = e.epoch;
-          types[i] = e.type;
-          payloads[i] = e.json;
-        }
-        await client.query(INSERT_EVENTS, [ids, seqs, epochs, types, payloads, this.o.node]);
-      }
-      for (const v of b.views) await client.query(v.sql, v.params as unknown[]);
-      for (const s of b.snapshots) await client.query(INSERT_SNAPSHOT, [s.persistenceId, s.seqNr, s.epoch, s.json, this.o.node]);
-      await client.query('COMMIT');
+      await this.commit([...b.parts.values()]);
     } catch (e) {
       error = e;
-      if (client) await client.query('ROLLBACK').catch(() => undefined);
-    } finally {
-      // A client whose connection broke must not go back to the pool.
-      client?.off('error', ignoreClientError);
-      client?.release(error !== undefined && transient(error) ? (error as Error) : undefined);
+    }
+    if (error !== undefined && !transient(error) && !this.closed) {
+      // Refused for good: find whose rows, one actor at a time; the others commit.
+      error = await this.isolate(b);
     }
     clearTimeout(this.slowTimer);
     this.slowTimer = undefined;
     this.inFlight = undefined;
+    this.writing = undefined;
     if (error === undefined) {
       const ms = performance.now() - started;
       this.s.lastCommitMs = ms;
       if (ms > this.s.maxCommitMs) this.s.maxCommitMs = ms;
       this.s.batches++;
-      this.s.events += b.events.length;
-      this.s.snapshots += b.snapshots.length;
+      for (const p of b.parts.values()) {
+        this.s.events += p.events.length;
+        this.s.snapshots += p.snapshots.length;
+      }
       this.pending -= b.size;
       if (ms <= this.o.appendTimeoutMs) this.available();
-      b.resolve();
+      for (const p of b.parts.values()) p.deferred.resolve();
     } else if (transient(error) && !this.closed) {
       b.attempts++;
       this.s.retries++;
@@ -399,10 +444,52 @@ export class Journal {
       this.s.failedBatches++;
       this.pending -= b.size;
       const err = error as { message?: string; code?: string };
-      b.reject(new JournalWriteError(`journal batch of ${b.events.length} events refused by PostgreSQL: ${err.message ?? String(error)}`, err.code));
+      for (const p of b.parts.values()) p.deferred.reject(new JournalWriteError(`journal batch refused by PostgreSQL: ${err.message ?? String(error)}`, err.code));
     }
     // What gathered while this batch was in flight has waited long enough.
     this.pump(true);
+  }
+
+  /**
+   * After a refusal for good: each actor's part in a transaction of its own. A refused part fails
+   * its appends, and so do that actor's events queued behind it (they would follow a gap). Returns
+   * a transient error if the server went away meanwhile (the batch is then retried whole, minus
+   * what committed), else undefined.
+   */
+  private async isolate(b: Batch): Promise<unknown> {
+    for (const p of [...b.parts.values()]) {
+      try {
+        await this.commit([p]);
+      } catch (e) {
+        if (transient(e)) return e;
+        const err = e as { message?: string; code?: string };
+        this.refuse(p, new JournalWriteError(`journal refused the events ${p.events[0]?.seqNr ?? '-'}..${p.events.at(-1)?.seqNr ?? '-'} of ${p.pid}: ${err.message ?? String(e)}`, err.code));
+        b.parts.delete(p.pid);
+        b.size -= p.size;
+        for (const later of this.queue) {
+          const q = later.parts.get(p.pid);
+          if (!q) continue;
+          this.refuse(q, new JournalWriteError(`journal: an earlier event of ${p.pid} was refused; this one would follow a gap`, err.code));
+          later.parts.delete(p.pid);
+          later.size -= q.size;
+        }
+        continue;
+      }
+      // Committed on its own: done, whatever happens to the rest.
+      this.s.events += p.events.length;
+      this.s.snapshots += p.snapshots.length;
+      this.pending -= p.size;
+      b.parts.delete(p.pid);
+      b.size -= p.size;
+      p.deferred.resolve();
+    }
+    return undefined;
+  }
+
+  private refuse(p: Part, e: JournalWriteError): void {
+    this.s.failedBatches++;
+    this.pending -= p.size;
+    p.deferred.reject(e);
   }
 
   private unavailable(reason: string): void {

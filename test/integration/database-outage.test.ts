@@ -57,8 +57,8 @@ describe('PostgreSQL stopped mid-run', () => {
         try {
           // Risk's own journal: what it decided, and when (its clock is wall-clock based).
           const decisions = await pool.query<{ approved: boolean; limit: string | null; now_ms: string }>(
-            `SELECT payload->'decision' ? 'approved' AS approved, payload->'decision'->'rejected'->>'limit' AS limit, (payload->>'nowMs') AS now_ms
-               FROM journal WHERE persistence_id = 'risk' AND payload ? 'decision' ORDER BY seq_nr`,
+            `SELECT payload->'decision'->'approved' IS NOT NULL AS approved, payload->'decision'->'rejected'->>'limit' AS limit, (payload->>'nowMs') AS now_ms
+               FROM journal WHERE persistence_id = 'risk' AND payload->'decision' IS NOT NULL ORDER BY seq_nr`,
           );
           const at = (r: { now_ms: string }): number => Number(r.now_ms);
           const down = decisions.rows.filter((r) => at(r) > stoppedAt + 1000 && at(r) < restartedAt);

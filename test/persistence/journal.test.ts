@@ -62,11 +62,30 @@ describe('journal', () => {
     await j.close();
   });
 
+  it('a row refused for good fails only its actor (and that actor\'s events queued behind it); the other actors of the batch commit', async () => {
+    await pool.query('CREATE TABLE IF NOT EXISTS iso_probe (k text PRIMARY KEY)');
+    await pool.query("INSERT INTO iso_probe (k) VALUES ('taken') ON CONFLICT DO NOTHING");
+    const j = new Journal(pool, { node: 'n1', flushMs: 30, batchMax: 3 });
+    const good1 = j.append({ persistenceId: 'iso/good', seqNr: 1, epoch: 0, type: 'e', payload: {} });
+    const bad = j.append({ persistenceId: 'iso/bad', seqNr: 1, epoch: 0, type: 'e', payload: {} }, [{ sql: 'INSERT INTO iso_probe (k) VALUES ($1)', params: ['taken'] }]);
+    const good2 = j.append({ persistenceId: 'iso/good', seqNr: 2, epoch: 0, type: 'e', payload: {} });
+    // The next batch: the bad actor's next event would follow a gap; the good one's goes on.
+    const badLater = j.append({ persistenceId: 'iso/bad', seqNr: 2, epoch: 0, type: 'e', payload: {} });
+    const good3 = j.append({ persistenceId: 'iso/good', seqNr: 3, epoch: 0, type: 'e', payload: {} });
+    await expect(bad).rejects.toThrow(/journal refused the events 1\.\.1 of iso\/bad: duplicate key/);
+    await expect(badLater).rejects.toThrow(/an earlier event of iso\/bad was refused/);
+    await Promise.all([good1, good2, good3]);
+    expect(await j.highestSeqNr('iso/good')).toBe(3);
+    expect(await j.highestSeqNr('iso/bad')).toBe(0);
+    expect(j.stats().pending).toBe(0);
+    await j.close();
+  });
+
   it('refuses a sequence number written twice (a second writer of one actor)', async () => {
     const j = new Journal(pool, { node: 'n1' });
     await j.append({ persistenceId: 'dup/1', seqNr: 1, epoch: 0, type: 'e', payload: {} });
     const again = j.append({ persistenceId: 'dup/1', seqNr: 1, epoch: 0, type: 'e', payload: { other: true } });
-    await expect(again).rejects.toThrow(/refused by PostgreSQL.*duplicate key/);
+    await expect(again).rejects.toThrow(/journal refused the events 1\.\.1 of dup\/1: duplicate key/);
     // The writer goes on with the next batch.
     await j.append({ persistenceId: 'dup/1', seqNr: 2, epoch: 0, type: 'e', payload: {} });
     expect(await j.highestSeqNr('dup/1')).toBe(2);
