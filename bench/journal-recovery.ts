@@ -212,7 +212,7 @@ async function assertSameRowAsJournal(pool: pg.Pool, journal: Journal, persisten
   await pool.query('DELETE FROM journal WHERE persistence_id = $1', [PROBE_PERSISTENCE_ID]);
   await journal.append({ persistenceId: PROBE_PERSISTENCE_ID, seqNr: 1, epoch: 0, type: FILL_EVENT_TYPE, payload: fillEvent(1) });
   const r = await pool.query<{ same: boolean }>(
-    `SELECT (a.event_type, a.payload, a.epoch, a.node) IS NOT DISTINCT FROM (b.event_type, b.payload, b.epoch, b.node) AS same
+    `SELECT (a.event_type, a.payload::jsonb, a.epoch, a.node) IS NOT DISTINCT FROM (b.event_type, b.payload::jsonb, b.epoch, b.node) AS same
        FROM journal a, journal b WHERE a.persistence_id = $1 AND a.seq_nr = 1 AND b.persistence_id = $2 AND b.seq_nr = 1`,
     [PROBE_PERSISTENCE_ID, persistenceId],
   );

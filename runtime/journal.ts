@@ -1,8 +1,10 @@
 // The node's one journal writer: every persistent actor of a node appends its events here, and
 // they reach PostgreSQL with group commit: the events of many actors (and many messages) go into
 // one transaction per batch, flushed when the batch holds `batchMax` events or `flushMs` after its
-// first event, whichever is first. One batch is in flight at a time, so batches commit in append
-// order and an actor's events are durable in the order it persisted them. A batch that fails for
+// first event, whichever is first. Two batches are in flight at most, on two connections, so the
+// server inserts one while the next is being sent; the second commits only after the first has
+// (else it rolls back and goes again behind it), so batches commit in append order and an actor's
+// events are durable in the order it persisted them. A batch that fails for
 // a reason that may pass (the server is down, restarting, out of connections) is retried, with
 // backoff, until it commits: nothing appended is dropped. A batch the server refuses for good (a
 // sequence number written twice, a bad view row) is written again one actor at a time, so only
@@ -143,7 +145,14 @@ interface Batch {
   /** events + snapshots: what counts against batchMax and pendingMax */
   size: number;
   attempts: number;
+  /** append order of batches: a batch sent again goes back in its place */
+  order: number;
+  /** an actor's part was refused for good (the batch behind must go again without its events) */
+  refused?: boolean;
 }
+
+/** Batches in flight at most: one being inserted while the next is sent; more buys nothing on two cores. */
+export const IN_FLIGHT_MAX = 2;
 
 function deferred(): Deferred {
   let resolve!: () => void;
@@ -193,12 +202,15 @@ export class Journal {
   private readonly o: JournalOptions;
   /** batches sealed or open, oldest first; the last may still take events */
   private readonly queue: Batch[] = [];
-  private inFlight: Batch | undefined;
-  /** the batch in flight, as it is being written: for close() to wait on */
-  private writing: Promise<void> | undefined;
+  /** batches being written, oldest first, each with whether it committed whole (its successor's cue) */
+  private readonly inFlight: { batch: Batch; committed: Promise<boolean> }[] = [];
+  /** the writes in flight: for close() to wait on */
+  private readonly writing = new Set<Promise<void>>();
+  private batchOrder = 0;
   private pending = 0;
   private flushTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
+  /** since when the oldest batch in flight has been in flight (a batch slower than appendTimeoutMs: unavailable) */
   private slowTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly health$ = new EventEmitter();
@@ -312,7 +324,7 @@ export class Journal {
     if (this.closed) return;
     this.closed = true;
     this.pump(true);
-    const all = Promise.allSettled([...(this.writing ? [this.writing] : []), ...this.queue.flatMap((b) => [...b.parts.values()].map((p) => p.deferred.done))]);
+    const all = Promise.allSettled([...this.writing, ...this.queue.flatMap((b) => [...b.parts.values()].map((p) => p.deferred.done))]);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), timeoutMs)));
     const outcome = await Promise.race([all, timedOut]);
@@ -332,7 +344,7 @@ export class Journal {
     if (this.pending + 1 > this.o.pendingMax) throw new JournalFullError(this.o.pendingMax);
     let b = this.queue.at(-1);
     if (!b || b.size >= this.o.batchMax) {
-      b = { parts: new Map(), size: 0, attempts: 0 };
+      b = { parts: new Map(), size: 0, attempts: 0, order: this.batchOrder++ };
       this.queue.push(b);
     }
     let part = b.parts.get(pid);
@@ -349,9 +361,10 @@ export class Journal {
     b.size++;
     this.pending++;
     if (b.size >= this.o.batchMax) this.pump(true);
-    else if (!this.flushTimer && !this.inFlight) {
-      // Nothing in flight: the first event waits at most flushMs for company. (While a batch is
-      // in flight, events gather behind it and go the moment it commits.)
+    else if (!this.flushTimer && this.inFlight.length === 0) {
+      // Nothing in flight: the first event waits at most flushMs for company. (While a batch is in
+      // flight, events gather behind it: a full batch goes at once, in the second slot; the rest
+      // goes the moment the batch ahead commits.)
       const fire = (): void => {
         this.flushTimer = undefined;
         this.pump(true);
@@ -361,18 +374,41 @@ export class Journal {
     return part.deferred.done;
   }
 
-  /** Sends the oldest batch if none is in flight: when it is full, or when `due` (its time is up). */
+  /** Sends the oldest batches while there is room in flight: when full, or when `due` (their time is up). */
   private pump(due: boolean): void {
-    if (this.inFlight || this.retryTimer || this.queue.length === 0) return;
-    const head = this.queue[0];
-    if (!due && head.size < this.o.batchMax) return;
-    this.queue.shift();
-    this.inFlight = head;
-    this.writing = this.write(head);
+    while (this.inFlight.length < IN_FLIGHT_MAX && !this.retryTimer && this.queue.length > 0) {
+      const head = this.queue[0];
+      if (!due && head.size < this.o.batchMax) return;
+      this.queue.shift();
+      if (head.size === 0) continue;
+      const prev = this.inFlight.at(-1)?.committed;
+      let settle!: (ok: boolean) => void;
+      const committed = new Promise<boolean>((r) => (settle = r));
+      this.inFlight.push({ batch: head, committed });
+      if (!this.slowTimer) this.armSlowTimer();
+      const w = this.write(head, prev, settle);
+      this.writing.add(w);
+      void w.finally(() => this.writing.delete(w));
+    }
+  }
+
+  private armSlowTimer(): void {
+    this.slowTimer = setTimeout(() => this.unavailable(`append slower than ${this.o.appendTimeoutMs} ms (persistence.append_timeout_ms)`), this.o.appendTimeoutMs);
+  }
+
+  /** A batch back in the queue in its place (append order), for another try. */
+  private requeue(b: Batch): void {
+    let i = 0;
+    while (i < this.queue.length && this.queue[i].order < b.order) i++;
+    this.queue.splice(i, 0, b);
   }
 
   /** One transaction: the parts' events in one INSERT, their view rows, their snapshots. */
-  private async commit(parts: readonly Part[]): Promise<void> {
+  /**
+   * `before`: resolves once the batch ahead has committed whole (true) or not (false); this
+   * transaction then commits, or rolls back (returns false) to go again behind it.
+   */
+  private async commit(parts: readonly Part[], before?: Promise<boolean>): Promise<boolean> {
     const client = await this.pool.connect();
     // A connection that breaks while checked out emits 'error' on its client: without a
     // listener that is an uncaught exception (the query fails on its own, and is retried).
@@ -388,7 +424,12 @@ export class Journal {
       if (rows !== '') await client.query(INSERT_EVENTS, [`[${rows}]`, this.o.node]);
       for (const p of parts) for (const v of p.views) await client.query(v.sql, v.params as unknown[]);
       for (const p of parts) for (const sn of p.snapshots) await client.query(INSERT_SNAPSHOT, [p.pid, sn.seqNr, sn.epoch, sn.json, this.o.node]);
+      if (before && !(await before)) {
+        await client.query('ROLLBACK');
+        return false;
+      }
       await client.query('COMMIT');
+      return true;
     } catch (e) {
       error = e;
       await client.query('ROLLBACK').catch(() => undefined);
@@ -400,24 +441,29 @@ export class Journal {
     }
   }
 
-  private async write(b: Batch): Promise<void> {
+  private async write(b: Batch, prev: Promise<boolean> | undefined, settle: (committedWhole: boolean) => void): Promise<void> {
     const started = performance.now();
-    this.slowTimer = setTimeout(() => this.unavailable(`append slower than ${this.o.appendTimeoutMs} ms (persistence.append_timeout_ms)`), this.o.appendTimeoutMs);
     let error: unknown;
+    let committed = false;
     try {
-      await this.commit([...b.parts.values()]);
+      committed = await this.commit([...b.parts.values()], prev);
     } catch (e) {
       error = e;
     }
+    // A failure before the batch ahead settled: wait for it, so batches are handled in order; if
+    // it did not commit whole, this one goes again behind it, whatever its own error was.
+    if (error !== undefined && prev && !(await prev)) error = undefined;
     if (error !== undefined && !transient(error) && !this.closed) {
       // Refused for good: find whose rows, one actor at a time; the others commit.
       error = await this.isolate(b);
+      committed = error === undefined;
     }
+    this.inFlight.shift();
     clearTimeout(this.slowTimer);
     this.slowTimer = undefined;
-    this.inFlight = undefined;
-    this.writing = undefined;
-    if (error === undefined) {
+    if (this.inFlight.length > 0) this.armSlowTimer();
+    const refusedSome = b.refused === true;
+    if (committed) {
       const ms = performance.now() - started;
       this.s.lastCommitMs = ms;
       if (ms > this.s.maxCommitMs) this.s.maxCommitMs = ms;
@@ -429,25 +475,46 @@ export class Journal {
       this.pending -= b.size;
       if (ms <= this.o.appendTimeoutMs) this.available();
       for (const p of b.parts.values()) p.deferred.resolve();
+      // A batch with an actor refused: the one behind must go again without that actor's events.
+      settle(!refusedSome);
+    } else if (error === undefined) {
+      // Rolled back because the batch ahead did not commit whole: again, behind it.
+      settle(false);
+      this.requeue(b);
+      this.retryLater(b, undefined);
+      return;
     } else if (transient(error) && !this.closed) {
-      b.attempts++;
-      this.s.retries++;
+      settle(false);
       this.unavailable(`PostgreSQL unreachable: ${(error as Error).message}`);
-      this.queue.unshift(b);
-      const delay = Math.min(this.o.retryMaxMs, this.o.retryMinMs * 2 ** Math.min(b.attempts - 1, 20));
-      this.retryTimer = setTimeout(() => {
-        this.retryTimer = undefined;
-        this.pump(true);
-      }, delay);
+      this.requeue(b);
+      this.retryLater(b, error);
       return;
     } else {
       this.s.failedBatches++;
       this.pending -= b.size;
       const err = error as { message?: string; code?: string };
       for (const p of b.parts.values()) p.deferred.reject(new JournalWriteError(`journal batch refused by PostgreSQL: ${err.message ?? String(error)}`, err.code));
+      settle(false);
     }
-    // What gathered while this batch was in flight has waited long enough.
-    this.pump(true);
+    // What gathered while this batch was in flight has waited long enough; with another batch
+    // still in flight, only a full one joins it (the rest goes when that one commits).
+    this.pump(this.inFlight.length === 0);
+  }
+
+  /** After a failure: try again after a backoff (a failed attempt) or at once (rolled back behind one). */
+  private retryLater(b: Batch, error: unknown): void {
+    if (error !== undefined) {
+      b.attempts++;
+      this.s.retries++;
+    }
+    if (this.retryTimer) return;
+    const delay = error === undefined ? 0 : Math.min(this.o.retryMaxMs, this.o.retryMinMs * 2 ** Math.min(b.attempts - 1, 20));
+    // Nothing goes out again until everything in flight has settled (it would overtake).
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (this.inFlight.length > 0) return this.retryLater(b, undefined);
+      this.pump(true);
+    }, delay);
   }
 
   /**
@@ -466,7 +533,8 @@ export class Journal {
         this.refuse(p, new JournalWriteError(`journal refused the events ${p.events[0]?.seqNr ?? '-'}..${p.events.at(-1)?.seqNr ?? '-'} of ${p.pid}: ${err.message ?? String(e)}`, err.code));
         b.parts.delete(p.pid);
         b.size -= p.size;
-        for (const later of this.queue) {
+        b.refused = true;
+        for (const later of [...this.inFlight.map((f) => f.batch).filter((x) => x !== b), ...this.queue]) {
           const q = later.parts.get(p.pid);
           if (!q) continue;
           this.refuse(q, new JournalWriteError(`journal: an earlier event of ${p.pid} was refused; this one would follow a gap`, err.code));
