@@ -1,6 +1,7 @@
 // A copy of a trading topology that runs beside any other on this host: its own cluster name, IPC
 // folder, venue log and embedded PostgreSQL (under `dir`) and free ports, with the feed and venue gateways pointed at its
 // own market data server. For integration tests and benches that start the real product.
+import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Document } from 'yaml';
 import { freePort } from '../runtime/free-port.ts';
@@ -10,7 +11,9 @@ export async function isolateTopology(doc: Document, dir: string, cluster: strin
   const port = await freePort();
   doc.set('cluster', cluster);
   doc.setIn(['transport', 'ipc_dir'], join(dir, 'ipc'));
-  // Its own embedded PostgreSQL (DATABASE_URL, when set, still wins).
+  // Its own embedded PostgreSQL (DATABASE_URL, when set, still wins). As root the server runs as
+  // the user postgres, which must be able to reach its folder (mkdtemp makes folders 0700).
+  chmodSync(dir, 0o755);
   doc.setIn(['persistence', 'data_dir'], join(dir, 'pg'));
   doc.setIn(['persistence', 'port'], await freePort());
   const nodes = doc.getIn(['nodes']) as { items: { key: { value: string } | string }[] };

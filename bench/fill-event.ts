@@ -30,7 +30,7 @@ export function fillEvent(seqNr: number): FillEvent {
   };
 }
 
-/** The same payload as fillEvent, as a jsonb expression of the bigint `seq` (for INSERT ... SELECT generate_series). */
+/** The same payload as fillEvent, as a json expression of the bigint `seq` (for INSERT ... SELECT generate_series into the json column). */
 export function fillPayloadSql(seq: string): string {
   return `json_build_object('type', 'fill', 'id', ${seq}, 'symbol', 'BTCUSDT', 'side', CASE WHEN ${seq} % 2 = 0 THEN 'buy' ELSE 'sell' END,
     'qty', 1 + ${seq} % 7, 'price', 60000 + ${seq} % 1000, 'timeMs', ${TIME_ORIGIN_MS} + ${seq})`;

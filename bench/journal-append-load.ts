@@ -10,13 +10,13 @@ import { LatencyHistogram, type LatencySummary } from './latency.ts';
  *
  * Closed loop (`rate_per_s` unset): every actor keeps `depth` appends outstanding and appends again
  * as soon as one resolves, so the journal always has work: events/s is the journal's capacity and
- * latency includes the wait behind the batch in flight. Open loop (`rate_per_s` set): appends are
+ * latency includes the wait behind the batches in flight. Open loop (`rate_per_s` set): appends are
  * issued at that aggregate rate, round-robin over the actors, from a 1 ms timer whatever the
  * journal does, so latency is what an actor sees at that load (no coordinated omission: a slow
  * commit does not slow the offered load).
  */
 
-/** What the load needs of a journal (runtime/journal.ts, or a variant under bench/). */
+/** What the load needs of a journal: the part of runtime/journal.ts's Journal it calls. */
 export interface AppendTarget {
   append(event: JournalEvent): Promise<void>;
   stats(): Pick<JournalStats, 'events' | 'batches' | 'maxCommitMs'>;
@@ -51,7 +51,10 @@ export interface AppendLoadResult {
   /** batches committed while measured */
   batches: number;
   mean_batch_events: number;
-  /** seconds / batches: the commit time when the journal is saturated (one batch in flight) */
+  /**
+   * seconds / batches: the interval between commits when the journal is saturated; with two batches
+   * in flight (runtime/journal.ts IN_FLIGHT_MAX), less than one batch's own time from send to commit
+   */
   ms_per_batch: number;
   max_commit_ms: number;
   /** CPU used while measured, % of one core */

@@ -2,19 +2,16 @@ import type pg from 'pg';
 import { Journal } from '../runtime/journal.ts';
 import { recoverState, type Recovered, type SnapshotSpec } from '../runtime/persistent-actor.ts';
 import { CpuInterference, waitForQuiet } from './cpu-interference.ts';
-import { guardedReplay } from './guarded-replay.ts';
 import { applyFill, EMPTY_POSITION, FILL_EVENT_TYPE, fillEvent, fillPayloadSql, positionAt, type FillEvent, type Position } from './fill-event.ts';
 
 /**
  * Recovery of one persistent actor from a long journal: what its restart costs, through
  * recoverState (runtime/persistent-actor.ts), the code an actor's recovery runs. The actor's
- * journal is written in SQL (INSERT ... SELECT generate_series, the same columns and jsonb the
- * journal writes, checked against an event written through Journal.append), because a million
+ * journal is written in SQL (INSERT ... SELECT generate_series, the same columns and json payload
+ * the journal writes, checked against an event written through Journal.append), because a million
  * appends through group commit would take longer than the recovery being measured. A snapshot is
  * saved through Journal.saveSnapshot `snapshot_lag` events before the end. Each run folds the fills
- * into a position; every run's result is checked against the same fold computed here. Each run also
- * recovers through bench/guarded-replay.ts (the journal's replay with a cheaper payload decode), to
- * show what decoding costs.
+ * into a position; every run's result is checked against the same fold computed here.
  */
 
 export interface RecoveryOptions {
@@ -32,8 +29,6 @@ export interface RecoveryOptions {
 
 export interface RecoveryRun {
   no_snapshot_ms: number;
-  /** the same recovery through guardedReplay: JSON.parse unless a payload holds a tag */
-  no_snapshot_guarded_ms: number;
   snapshot_ms: number;
   /** CPU used during the recovery without a snapshot: this process, and the server (undefined: not measurable) */
   no_snapshot_bench_cpu_ms: number;
@@ -46,7 +41,6 @@ export interface RecoveryResult {
   runs: RecoveryRun[];
   /** median over runs */
   no_snapshot_ms: number;
-  no_snapshot_guarded_ms: number;
   snapshot_ms: number;
   /** the run whose no_snapshot_ms is the median */
   median_run: RecoveryRun;
@@ -94,20 +88,13 @@ export async function fillRecoveryJournal(pool: pg.Pool, o: Pick<RecoveryOptions
   }
 }
 
-/**
- * Times `runs` recoveries without a snapshot, the same through guardedReplay (bench/guarded-replay.ts;
- * the two alternate which goes first), and from the snapshot; checks every state.
- */
+/** Times `runs` recoveries without a snapshot and from the snapshot; checks every state. */
 export async function measureRecovery(pool: pg.Pool, o: RecoveryOptions, onRun: (run: RecoveryRun, index: number) => void = () => undefined): Promise<RecoveryResult> {
   const journal = new Journal(pool, { node: 'bench' });
   // replay()'s default page size unless the caller asks for another.
   const replaying: Pick<Journal, 'latestSnapshot' | 'replay'> = {
     latestSnapshot: (id) => journal.latestSnapshot(id),
     replay: (id, after, onEvent, pageSize) => journal.replay(id, after, onEvent, o.page_size ?? pageSize),
-  };
-  const guarded: Pick<Journal, 'latestSnapshot' | 'replay'> = {
-    latestSnapshot: (id) => journal.latestSnapshot(id),
-    replay: (id, after, onEvent, pageSize) => guardedReplay(pool, id, after, onEvent, o.page_size ?? pageSize),
   };
   const spec: SnapshotSpec<Position> = { save: (s) => s, load: (d) => d as Position };
   const expected = positionAt(o.events);
@@ -116,34 +103,15 @@ export async function measureRecovery(pool: pg.Pool, o: RecoveryOptions, onRun: 
   const runs: RecoveryRun[] = [];
   try {
     for (let i = 0; i < o.runs; i++) {
-      const timeFull = async (): Promise<Measured> => {
-        await waitForQuiet(QUIET);
-        const m = await measured(o, () => recoverState<Position, FillEvent>(replaying, o.persistence_id, EMPTY_POSITION, applyFill, undefined));
-        check('without a snapshot', m.result, full, expected);
-        return m;
-      };
-      const timeGuarded = async (): Promise<number> => {
-        await waitForQuiet(QUIET);
-        const started = performance.now();
-        check('through guardedReplay', await recoverState<Position, FillEvent>(guarded, o.persistence_id, EMPTY_POSITION, applyFill, undefined), full, expected);
-        return performance.now() - started;
-      };
-      let plain: Measured;
-      let no_snapshot_guarded_ms: number;
-      if (i % 2 === 0) {
-        plain = await timeFull();
-        no_snapshot_guarded_ms = await timeGuarded();
-      } else {
-        no_snapshot_guarded_ms = await timeGuarded();
-        plain = await timeFull();
-      }
+      await waitForQuiet(QUIET);
+      const plain = await measured(o, () => recoverState<Position, FillEvent>(replaying, o.persistence_id, EMPTY_POSITION, applyFill, undefined));
+      check('without a snapshot', plain.result, full, expected);
       const started = performance.now();
       const fast = await recoverState<Position, FillEvent>(replaying, o.persistence_id, EMPTY_POSITION, applyFill, spec);
       const snapshot_ms = performance.now() - started;
       check('from the snapshot', fast, { seqNr: o.events, snapshotSeqNr: snapshot_seq_nr, events: o.snapshot_lag }, expected);
       const run: RecoveryRun = {
         no_snapshot_ms: plain.ms,
-        no_snapshot_guarded_ms,
         snapshot_ms,
         no_snapshot_bench_cpu_ms: plain.bench_cpu_ms,
         no_snapshot_server_cpu_ms: plain.server_cpu_ms,
@@ -160,7 +128,6 @@ export async function measureRecovery(pool: pg.Pool, o: RecoveryOptions, onRun: 
     runs,
     median_run: runs.find((r) => r.no_snapshot_ms === no_snapshot_ms)!,
     no_snapshot_ms,
-    no_snapshot_guarded_ms: median(runs.map((r) => r.no_snapshot_guarded_ms)),
     snapshot_ms: median(runs.map((r) => r.snapshot_ms)),
     snapshot_seq_nr,
     tail_events: o.snapshot_lag,
@@ -211,6 +178,7 @@ function check(how: string, got: Counts & { state: Position }, want: Counts, sta
 async function assertSameRowAsJournal(pool: pg.Pool, journal: Journal, persistenceId: string): Promise<void> {
   await pool.query('DELETE FROM journal WHERE persistence_id = $1', [PROBE_PERSISTENCE_ID]);
   await journal.append({ persistenceId: PROBE_PERSISTENCE_ID, seqNr: 1, epoch: 0, type: FILL_EVENT_TYPE, payload: fillEvent(1) });
+  // payload::jsonb: json has no equality operator; as jsonb the two compare as values.
   const r = await pool.query<{ same: boolean }>(
     `SELECT (a.event_type, a.payload::jsonb, a.epoch, a.node) IS NOT DISTINCT FROM (b.event_type, b.payload::jsonb, b.epoch, b.node) AS same
        FROM journal a, journal b WHERE a.persistence_id = $1 AND a.seq_nr = 1 AND b.persistence_id = $2 AND b.seq_nr = 1`,

@@ -3,10 +3,8 @@ import { decodeJson, encodeJson } from '../runtime/json-codec.ts';
 /**
  * What runtime/json-codec.ts costs per event against plain JSON, on this process's one thread: the
  * journal encodes every payload with encodeJson (JSON.stringify with a replacer) in append(), and
- * replay decodes every payload with decodeJson (JSON.parse with a reviver, called for every value).
- * `guarded` is a proposal measured here: JSON.parse alone when the text holds no `"$` (a tagged
- * Map/Set/NaN is always written as a key `"$map"`, `"$set"` or `"$num"`, so no tag is missed; a
- * text with `"$` elsewhere only takes the slow path). Blocks alternate; medians of `blocks`.
+ * replay decodes every payload with decodeJson (JSON.parse, with a reviver only when the text holds
+ * a `"$` tag). Blocks alternate; medians of `blocks`.
  */
 
 export interface CodecCost {
@@ -14,12 +12,7 @@ export interface CodecCost {
   json_stringify_ns: number;
   decode_json_ns: number;
   json_parse_ns: number;
-  guarded_decode_ns: number;
   ops: number;
-}
-
-export function guardedDecode(text: string): unknown {
-  return text.includes('"$') ? decodeJson(text) : JSON.parse(text);
 }
 
 /** `values` the payloads, `texts` the same payloads as the server returns them (payload::text). */
@@ -30,7 +23,7 @@ export function measureCodecCost(values: readonly unknown[], texts: readonly str
     for (let i = 0; i < opsPerBlock; i++) sink += f(i);
     return Number(process.hrtime.bigint() - start) / opsPerBlock;
   };
-  const runs: Record<Exclude<keyof CodecCost, 'ops'>, number[]> = { encode_json_ns: [], json_stringify_ns: [], decode_json_ns: [], json_parse_ns: [], guarded_decode_ns: [] };
+  const runs: Record<Exclude<keyof CodecCost, 'ops'>, number[]> = { encode_json_ns: [], json_stringify_ns: [], decode_json_ns: [], json_parse_ns: [] };
   const v = (i: number): unknown => values[i % values.length];
   const t = (i: number): string => texts[i % texts.length];
   // The result is used (its length or a property), so the work cannot be skipped.
@@ -40,7 +33,6 @@ export function measureCodecCost(values: readonly unknown[], texts: readonly str
     runs.json_stringify_ns.push(time((i) => JSON.stringify(v(i)).length));
     runs.decode_json_ns.push(time((i) => parsed(decodeJson(t(i)))));
     runs.json_parse_ns.push(time((i) => parsed(JSON.parse(t(i)))));
-    runs.guarded_decode_ns.push(time((i) => parsed(guardedDecode(t(i)))));
   }
   if (sink < 0) console.log(sink);
   const m = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -49,7 +41,6 @@ export function measureCodecCost(values: readonly unknown[], texts: readonly str
     json_stringify_ns: m(runs.json_stringify_ns),
     decode_json_ns: m(runs.decode_json_ns),
     json_parse_ns: m(runs.json_parse_ns),
-    guarded_decode_ns: m(runs.guarded_decode_ns),
     ops: opsPerBlock * blocks,
   };
 }
