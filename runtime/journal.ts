@@ -70,9 +70,11 @@ export interface JournalOptions {
   retryMaxMs: number;
   /** events between snapshots of one actor, for actors that do not set their own */
   snapshotEvery: number;
+  /** where recovery reads (default: the writing pool; a node gives its writes a pipelined pool of their own) */
+  reads?: pg.Pool;
 }
 
-export const JOURNAL_DEFAULTS: Omit<JournalOptions, 'node'> = {
+export const JOURNAL_DEFAULTS: Omit<JournalOptions, 'node' | 'reads'> = {
   flushMs: 1,
   batchMax: 1000,
   appendTimeoutMs: 500,
@@ -200,6 +202,7 @@ const INSERT_SNAPSHOT = `INSERT INTO snapshots (persistence_id, seq_nr, epoch, s
 
 export class Journal {
   private readonly o: JournalOptions;
+  private readonly reads: pg.Pool;
   /** batches sealed or open, oldest first; the last may still take events */
   private readonly queue: Batch[] = [];
   /** batches being written, oldest first, each with whether it committed whole (its successor's cue) */
@@ -222,6 +225,7 @@ export class Journal {
     options: Partial<JournalOptions> & { node: string },
   ) {
     this.o = { ...JOURNAL_DEFAULTS, ...options };
+    this.reads = options.reads ?? pool;
     // One listener per actor that watches the journal; not a leak.
     this.health$.setMaxListeners(0);
   }
@@ -276,7 +280,7 @@ export class Journal {
 
   /** The latest snapshot of an actor, if any. */
   async latestSnapshot(persistenceId: string): Promise<StoredSnapshot | undefined> {
-    const r = await this.pool.query<{ seq_nr: string; epoch: string; state: string }>({
+    const r = await this.reads.query<{ seq_nr: string; epoch: string; state: string }>({
       text: 'SELECT seq_nr, epoch, state::text AS state FROM snapshots WHERE persistence_id = $1 ORDER BY seq_nr DESC LIMIT 1',
       values: [persistenceId],
     });
@@ -292,7 +296,7 @@ export class Journal {
   async replay(persistenceId: string, afterSeqNr: number, onEvent: (e: StoredEvent) => void, pageSize = 20_000): Promise<number> {
     let last = afterSeqNr;
     for (;;) {
-      const r = await this.pool.query<{ seq_nr: string; epoch: string; event_type: string; payload: string }>({
+      const r = await this.reads.query<{ seq_nr: string; epoch: string; event_type: string; payload: string }>({
         text: 'SELECT seq_nr, epoch, event_type, payload::text AS payload FROM journal WHERE persistence_id = $1 AND seq_nr > $2 ORDER BY seq_nr LIMIT $3',
         values: [persistenceId, last, pageSize],
       });
@@ -308,7 +312,7 @@ export class Journal {
 
   /** The highest sequence number stored for an actor (0 when it has none). */
   async highestSeqNr(persistenceId: string): Promise<number> {
-    const r = await this.pool.query<{ m: string | null }>('SELECT max(seq_nr) AS m FROM journal WHERE persistence_id = $1', [persistenceId]);
+    const r = await this.reads.query<{ m: string | null }>('SELECT max(seq_nr) AS m FROM journal WHERE persistence_id = $1', [persistenceId]);
     return Number(r.rows[0]?.m ?? 0);
   }
 
@@ -415,15 +419,21 @@ export class Journal {
     client.on('error', ignoreClientError);
     let error: unknown;
     try {
-      await client.query('BEGIN');
       let rows = '';
       for (const p of parts) {
         const pid = JSON.stringify(p.pid);
         for (const e of p.events) rows += `${rows === '' ? '' : ','}[${pid},${e.seqNr},${e.epoch},${JSON.stringify(e.type)},${e.json}]`;
       }
-      if (rows !== '') await client.query(INSERT_EVENTS, [`[${rows}]`, this.o.node]);
-      for (const p of parts) for (const v of p.views) await client.query(v.sql, v.params as unknown[]);
-      for (const p of parts) for (const sn of p.snapshots) await client.query(INSERT_SNAPSHOT, [p.pid, sn.seqNr, sn.epoch, sn.json, this.o.node]);
+      // Every statement of the batch at once: on a pipelined connection (pg's pipeline mode, what
+      // the node gives the journal) they travel together, not one round trip each; on a plain one
+      // they queue. The first failure is the batch's (those after it fail as the transaction aborted).
+      const sent: Promise<unknown>[] = [client.query('BEGIN')];
+      if (rows !== '') sent.push(client.query(INSERT_EVENTS, [`[${rows}]`, this.o.node]));
+      for (const p of parts) for (const v of p.views) sent.push(client.query(v.sql, v.params as unknown[]));
+      for (const p of parts) for (const sn of p.snapshots) sent.push(client.query(INSERT_SNAPSHOT, [p.pid, sn.seqNr, sn.epoch, sn.json, this.o.node]));
+      const settled = await Promise.allSettled(sent);
+      const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
       if (before && !(await before)) {
         await client.query('ROLLBACK');
         return false;

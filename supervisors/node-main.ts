@@ -2,7 +2,8 @@ import { mkdirSync } from 'node:fs';
 import { pinProcess } from '../runtime/affinity.ts';
 import { ActorSystem } from '../runtime/actor-system.ts';
 import { type Database, openDatabase } from '../runtime/database.ts';
-import { Journal } from '../runtime/journal.ts';
+import pg from 'pg';
+import { IN_FLIGHT_MAX, Journal } from '../runtime/journal.ts';
 import { isPersistent } from '../runtime/persistent-actor.ts';
 import { IpcTransport } from '../runtime/ipc-transport.ts';
 import type { KindRegistry } from '../runtime/kind-registry.ts';
@@ -76,6 +77,7 @@ export async function startNode(topology: Topology, node: string, kinds: KindReg
   const system = new ActorSystem({ node, nodeOf: (a) => nodeOf(topology, a) });
   // DATABASE_URL (rt up passes its host's), or the embedded server under persistence.data_dir.
   let db: Database | undefined;
+  let journalPool: pg.Pool | undefined;
   if (persists) {
     const p = topology.persistence;
     try {
@@ -84,8 +86,13 @@ export async function startNode(topology: Topology, node: string, kinds: KindReg
       releasePid();
       throw e;
     }
-    system.journal = new Journal(db.pool, {
+    // The journal's own connections, in pipeline mode: a batch's statements (events, view rows,
+    // snapshots) go out together instead of one round trip each.
+    journalPool = new pg.Pool({ connectionString: db.url, max: IN_FLIGHT_MAX, pipeline: true, connectionTimeoutMillis: 5000, application_name: `rt ${node} journal` } as pg.PoolConfig);
+    journalPool.on('error', (error) => log.warn({ err: error.message }, 'journal connection lost'));
+    system.journal = new Journal(journalPool, {
       node,
+      reads: db.pool,
       flushMs: p.flushMs,
       batchMax: p.batchMax,
       appendTimeoutMs: p.appendTimeoutMs,
@@ -102,6 +109,7 @@ export async function startNode(topology: Topology, node: string, kinds: KindReg
     transport = await IpcTransport.attach(system, { ipcDir, holdMs, holdMax, batchMax });
   } catch (e) {
     await system.journal?.close(1000);
+    await journalPool?.end();
     await db?.close();
     releasePid();
     throw e;
@@ -119,6 +127,7 @@ export async function startNode(topology: Topology, node: string, kinds: KindReg
     (stopping ??= system
       .shutdown()
       .then(() => system.journal?.close())
+      .then(() => journalPool?.end())
       .then(() => db?.close())
       .catch((e: unknown) => log.error({ err: e }, 'stopping the journal'))
       .finally(releasePid));
