@@ -75,7 +75,7 @@ export interface JournalOptions {
 }
 
 export const JOURNAL_DEFAULTS: Omit<JournalOptions, 'node' | 'reads'> = {
-  flushMs: 1,
+  flushMs: 0,
   batchMax: 1000,
   appendTimeoutMs: 500,
   pendingMax: 100_000,
@@ -151,6 +151,8 @@ interface Batch {
   order: number;
   /** an actor's part was refused for good (the batch behind must go again without its events) */
   refused?: boolean;
+  /** holds an urgent event: goes as soon as there is a slot in flight, full or not */
+  urgent?: boolean;
 }
 
 /** Batches in flight at most: one being inserted while the next is sent; more buys nothing on two cores. */
@@ -246,12 +248,17 @@ export class Journal {
   }
 
   /**
-   * Queues an event (and the view rows that follow from it) for the next batch. The promise is
+   * Queues an event (and the view rows that follow from it) for the next batch. `urgent`: an
+   * effect the world waits for hangs on it (risk's approval of an order): its batch goes into
+   * the second slot in flight at once instead of waiting behind the batch ahead. The promise is
    * the batch's: it resolves once the batch has committed. Throws JournalFullError when
    * pendingMax events already wait, JournalClosedError after close().
    */
-  append(event: JournalEvent, views?: readonly ViewWrite[]): Promise<void> {
+  append(event: JournalEvent, views?: readonly ViewWrite[], urgent = false): Promise<void> {
     const part = this.partOf(event.persistenceId);
+    // Something waits on this one (an order about to leave): its batch may take the second slot
+    // in flight at once rather than wait for the batch ahead to commit.
+    if (urgent) (this.queue.at(-1) as Batch).urgent = true;
     // Encoded now: the objects it refers to may be the actor's, and change after this turn.
     part.events.push({ seqNr: event.seqNr, epoch: event.epoch, type: event.type, json: encodeJson(event.payload) });
     if (views) {
@@ -364,7 +371,7 @@ export class Journal {
     part.size++;
     b.size++;
     this.pending++;
-    if (b.size >= this.o.batchMax) this.pump(true);
+    if (b.size >= this.o.batchMax || (b.urgent === true && this.inFlight.length < IN_FLIGHT_MAX && this.queue.length === 1)) this.pump(true);
     else if (!this.flushTimer && this.inFlight.length === 0) {
       // Nothing in flight: the first event waits at most flushMs for company. (While a batch is in
       // flight, events gather behind it: a full batch goes at once, in the second slot; the rest

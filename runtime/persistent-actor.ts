@@ -28,9 +28,10 @@ export interface PersistentContext<M extends Message, E extends { type: string }
    * Records an event (already reflected in the state the handler returns). What the handler says
    * waits for it to commit, unless `hold: false`: the event's cause is durable elsewhere already
    * and acting on it twice is harmless (an order placed again is deduplicated by the venue), so
-   * this message's effects wait only for the actor's earlier events.
+   * this message's effects wait only for the actor's earlier events. `urgent`: the world waits
+   * on what it holds back (an order): its batch is sent at once if the journal has a slot free.
    */
-  persist(event: E, options?: { hold?: boolean }): void;
+  persist(event: E, options?: { hold?: boolean; urgent?: boolean }): void;
   /** Sequence number of the last event persisted (0: none). */
   readonly seqNr: number;
   readonly persistenceId: string;
@@ -129,6 +130,8 @@ export function persistent<M extends Message, S, E extends { type: string }>(def
   /** the batch of the latest event not yet known to be committed */
   let lastWrite: Promise<void> | undefined;
   let pendingEvents: E[] = [];
+  /** pendingEvents[i] urgent (sparse: most are not) */
+  let urgentAt: Set<number> | undefined;
   /** whether this message's effects must wait for its own events (any persisted with hold) */
   let holdOwn = false;
   /** fresh(): recovery waits for the first input, to see whether there is anything to recover */
@@ -170,7 +173,8 @@ export function persistent<M extends Message, S, E extends { type: string }>(def
     get durable() {
       return journal !== undefined;
     },
-    persist(event: E, options?: { hold?: boolean }): void {
+    persist(event: E, options?: { hold?: boolean; urgent?: boolean }): void {
+      if (options?.urgent === true) (urgentAt ??= new Set()).add(pendingEvents.length);
       pendingEvents.push(event);
       if (options?.hold !== false) holdOwn = true;
     },
@@ -201,13 +205,16 @@ export function persistent<M extends Message, S, E extends { type: string }>(def
     holdOwn = false;
     if (pendingEvents.length > 0) {
       const events = pendingEvents;
+      const urgent = urgentAt;
       pendingEvents = [];
+      urgentAt = undefined;
       if (journal) {
         const epoch = real.system.epoch;
-        for (const event of events) {
+        for (let i = 0; i < events.length; i++) {
+          const event = events[i];
           seqNr++;
           const meta: EventMeta = { persistenceId, seqNr, epoch };
-          const p = journal.append({ persistenceId, seqNr, epoch, type: event.type, payload: event }, def.views?.(event, state, meta));
+          const p = journal.append({ persistenceId, seqNr, epoch, type: event.type, payload: event }, def.views?.(event, state, meta), urgent?.has(i) === true);
           if (p !== lastWrite) watchWrite(p);
         }
         sinceSnapshot += events.length;
@@ -249,6 +256,7 @@ export function persistent<M extends Message, S, E extends { type: string }>(def
       return settle(handler());
     } catch (e) {
       pendingEvents = [];
+      urgentAt = undefined;
       held = [];
       holdOwn = false;
       throw e;
@@ -284,6 +292,7 @@ export function persistent<M extends Message, S, E extends { type: string }>(def
     sinceSnapshot = 0;
     lastWrite = undefined;
     pendingEvents = [];
+    urgentAt = undefined;
     held = [];
     holdOwn = false;
     recoveryDue = false;

@@ -173,7 +173,7 @@ export const TOPOLOGY_DEFAULTS = {
   persistence: {
     dataDir: '.data/pg',
     port: 5433,
-    flushMs: 1,
+    flushMs: 0,
     batchMax: 1000,
     snapshotEvery: 1000,
     appendTimeoutMs: 500,

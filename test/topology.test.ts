@@ -74,7 +74,7 @@ describe('a valid topology', () => {
     expect(topology.persistence).toEqual({
       dataDir: '.data/pg',
       port: 5433,
-      flushMs: 1,
+      flushMs: 0,
       batchMax: 1000,
       snapshotEvery: 1000,
       appendTimeoutMs: 500,

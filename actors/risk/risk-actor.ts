@@ -226,7 +226,10 @@ export const risk = (opts: RiskOptions): Behavior<RiskMsg, RiskState> => {
     const r = riskStep(s, input, config, nowMs);
     // Trades move prices only: the snapshot keeps them; journaling each would cost more than it
     // gives. A trade that starts a new market day is journaled: the daily loss limit depends on it.
-    if (input.type !== 'trade' || r.state.marketDay !== marketDayBefore) ctx.persist(r.decision ? { type: 'risk-input', input, nowMs, decision: r.decision } : { type: 'risk-input', input, nowMs });
+    // An approval is urgent: its order leaves only once it is durable.
+    if (input.type !== 'trade' || r.state.marketDay !== marketDayBefore) {
+      ctx.persist(r.decision ? { type: 'risk-input', input, nowMs, decision: r.decision } : { type: 'risk-input', input, nowMs }, { urgent: r.decision !== undefined && 'approved' in r.decision });
+    }
     carryOut(r.effects, ctx);
     // Trades only mark prices (the most frequent input): they change no gauge.
     if (input.type !== 'trade') gauges(r.state, ctx);

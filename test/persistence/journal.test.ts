@@ -104,6 +104,20 @@ describe('journal', () => {
     await j.close();
   });
 
+  it('an urgent append goes at once; a plain one waits flush_ms for company', async () => {
+    const j = new Journal(pool, { node: 'n1', flushMs: 1000 });
+    const t0 = performance.now();
+    await j.append({ persistenceId: 'urg/1', seqNr: 1, epoch: 0, type: 'e', payload: {} }, undefined, true);
+    const urgentMs = performance.now() - t0;
+    const t1 = performance.now();
+    await j.append({ persistenceId: 'urg/1', seqNr: 2, epoch: 0, type: 'e', payload: {} });
+    const plainMs = performance.now() - t1;
+    // Not a speed figure: which of the two waited for the flush timer.
+    expect(urgentMs).toBeLessThan(900);
+    expect(plainMs).toBeGreaterThanOrEqual(990);
+    await j.close();
+  });
+
   it('refuses appends past pending_max at once, naming the bound', async () => {
     const j = new Journal(pool, { node: 'n1', pendingMax: 3, flushMs: 20 });
     const ok = [1, 2, 3].map((i) => j.append({ persistenceId: 'full/1', seqNr: i, epoch: 0, type: 'e', payload: {} }));
