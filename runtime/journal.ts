@@ -431,21 +431,30 @@ export class Journal {
         const pid = JSON.stringify(p.pid);
         for (const e of p.events) rows += `${rows === '' ? '' : ','}[${pid},${e.seqNr},${e.epoch},${JSON.stringify(e.type)},${e.json}]`;
       }
-      // Every statement of the batch at once: on a pipelined connection (pg's pipeline mode, what
-      // the node gives the journal) they travel together, not one round trip each; on a plain one
-      // they queue. The first failure is the batch's (those after it fail as the transaction aborted).
-      const sent: Promise<unknown>[] = [client.query('BEGIN')];
-      if (rows !== '') sent.push(client.query(INSERT_EVENTS, [`[${rows}]`, this.o.node]));
-      for (const p of parts) for (const v of p.views) sent.push(client.query(v.sql, v.params as unknown[]));
-      for (const p of parts) for (const sn of p.snapshots) sent.push(client.query(INSERT_SNAPSHOT, [p.pid, sn.seqNr, sn.epoch, sn.json, this.o.node]));
-      const settled = await Promise.allSettled(sent);
-      const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed) throw failed.reason;
+      // Statements go out together: on a pipelined connection (pg's pipeline mode, what the node
+      // gives the journal) as one flight, not one round trip each; on a plain one they queue. The
+      // first failure is the batch's (those after it fail as the transaction aborted).
+      const all = async (sent: Promise<unknown>[]): Promise<void> => {
+        const failed = (await Promise.allSettled(sent)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed) throw failed.reason;
+      };
+      const first: Promise<unknown>[] = [client.query('BEGIN')];
+      if (rows !== '') first.push(client.query(INSERT_EVENTS, [`[${rows}]`, this.o.node]));
+      await all(first);
+      // View rows only once the batch ahead has committed: an upsert of a row the batch ahead
+      // also writes would otherwise take the row's lock first and wait for a commit that waits
+      // for it (a deadlock across the two connections).
       if (before && !(await before)) {
         await client.query('ROLLBACK');
         return false;
       }
-      await client.query('COMMIT');
+      const rest: Promise<unknown>[] = [];
+      for (const p of parts) for (const v of p.views) rest.push(client.query(v.sql, v.params as unknown[]));
+      for (const p of parts) for (const sn of p.snapshots) rest.push(client.query(INSERT_SNAPSHOT, [p.pid, sn.seqNr, sn.epoch, sn.json, this.o.node]));
+      // COMMIT in the same flight: after a failed statement the server answers it as a ROLLBACK,
+      // and the failure is what all() reports.
+      rest.push(client.query('COMMIT'));
+      await all(rest);
       return true;
     } catch (e) {
       error = e;

@@ -88,7 +88,9 @@ export async function startNode(topology: Topology, node: string, kinds: KindReg
     }
     // The journal's own connections, in pipeline mode: a batch's statements (events, view rows,
     // snapshots) go out together instead of one round trip each.
-    journalPool = new pg.Pool({ connectionString: db.url, max: IN_FLIGHT_MAX, pipeline: true, connectionTimeoutMillis: 5000, application_name: `rt ${node} journal` } as pg.PoolConfig);
+    // lock_timeout: a batch that waits on a lock (a second writer of the same rows) fails and is
+    // retried instead of hanging.
+    journalPool = new pg.Pool({ connectionString: db.url, max: IN_FLIGHT_MAX, pipeline: true, connectionTimeoutMillis: 5000, lock_timeout: 5000, application_name: `rt ${node} journal` } as pg.PoolConfig);
     journalPool.on('error', (error) => log.warn({ err: error.message }, 'journal connection lost'));
     system.journal = new Journal(journalPool, {
       node,

@@ -82,6 +82,20 @@ describe('journal', () => {
     await j.close();
   });
 
+  it('two batches in flight that upsert the same view row commit in order, without waiting on each other', async () => {
+    await pool.query('CREATE TABLE IF NOT EXISTS same_row (k text PRIMARY KEY, v int NOT NULL)');
+    const j = new Journal(pool, { node: 'n1', batchMax: 5 });
+    const writes: Promise<void>[] = [];
+    for (let i = 1; i <= 300; i++) {
+      const view = { sql: 'INSERT INTO same_row (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v', params: ['x', i] };
+      writes.push(j.append({ persistenceId: `row/${i % 7}`, seqNr: Math.ceil(i / 7), epoch: 0, type: 'e', payload: { i } }, [view], i % 3 === 0));
+    }
+    await Promise.all(writes);
+    expect((await pool.query<{ v: number }>("SELECT v FROM same_row WHERE k = 'x'")).rows[0].v).toBe(300);
+    expect(j.stats().batches).toBeGreaterThan(30);
+    await j.close();
+  });
+
   it('refuses a sequence number written twice (a second writer of one actor)', async () => {
     const j = new Journal(pool, { node: 'n1' });
     await j.append({ persistenceId: 'dup/1', seqNr: 1, epoch: 0, type: 'e', payload: {} });
