@@ -7,7 +7,7 @@ import { journalInsert, type JournalInsert } from './journal-insert-events.ts';
  * Where the time of one group-commit batch goes, step by step, on one connection with nothing
  * else running: the journal's JS work for the batch (append() of every event, encodeJson of its
  * payload, and the batch's one JSON parameter), BEGIN, the INSERT runtime/journal.ts sends (round
- * trip: the JSON parameter sent and parsed, json_array_elements split into rows, rows into the heap,
+ * trip: the JSON parameter sent and parsed, json_to_recordset split into typed rows, rows into the heap,
  * the primary key and the BRIN index on written_at of sql/0001_journal.sql), and COMMIT with
  * synchronous_commit on (the WAL flush) and, for comparison, off. EXPLAIN (ANALYZE, WAL) gives the
  * server's execution time and WAL bytes of the same INSERT. The statement and its parameters come

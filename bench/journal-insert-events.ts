@@ -5,7 +5,7 @@ import { Journal, type JournalEvent } from '../runtime/journal.ts';
  * The statement and parameters the journal sends for a batch's events, taken from runtime/journal.ts
  * itself: a real Journal appends the events and writes the batch through a connection that only
  * records what it is sent (BEGIN, the INSERT, COMMIT). runtime/journal.ts exports neither its SQL
- * (INSERT_EVENTS, one JSON parameter through json_array_elements) nor its encoding, so a benchmark
+ * (INSERT_EVENTS, one JSON parameter through json_to_recordset) nor its encoding, so a benchmark
  * that replays this INSERT against the real server measures exactly what the journal does, and
  * fails here, loudly, if the journal changes how it writes a batch.
  */

@@ -218,13 +218,13 @@ async function checkpoint(): Promise<void> {
 }
 
 function addAnatomyFigures(a: BatchAnatomy, prefix: string): void {
-  const what = 'the INSERT runtime/journal.ts sends (one JSON parameter [[pid, seq, epoch, type, payload], ...] through json_array_elements, taken from the journal itself: bench/journal-insert-events.ts) into the journal table of sql/0001_journal.sql (payload json; primary key + BRIN index on written_at)';
+  const what = 'the INSERT runtime/journal.ts sends (one JSON parameter [{p: pid, s: seq, e: epoch, t: type, d: payload}, ...] through json_to_recordset, taken from the journal itself: bench/journal-insert-events.ts) into the journal table of sql/0001_journal.sql (payload json; primary key + BRIN index on written_at)';
   const note = `${what}; ${a.events} events of one actor (${payload}) per batch, one connection, nothing else running; median of ${ANATOMY_REPEATS} batches; ${pinning}`;
   const ms = (name: string, value: number, extra: string): void => report.add({ name: `${prefix}.${name}`, value, unit: 'ms', better: 'lower', n: ANATOMY_REPEATS, note: `${extra}; ${note}` });
   console.log(`${prefix}: journal JS ${a.encode_ms.toFixed(2)} ms, BEGIN ${a.begin_ms.toFixed(2)}, INSERT ${a.insert_ms.toFixed(2)} (server executes ${a.server_exec_ms.toFixed(2)}), COMMIT ${a.commit_ms.toFixed(2)} (async ${a.commit_async_ms.toFixed(2)}) ms, SELECT 1 ${a.rtt_ms.toFixed(2)} ms, ${(a.wal_bytes / a.events).toFixed(0)} WAL bytes/event`);
   ms('encode_ms', a.encode_ms, 'JS: Journal.append of every event (runtime/json-codec.ts encodeJson of its payload) and building the batch\'s one JSON parameter, through runtime/journal.ts on a connection that only records');
   ms('begin_ms', a.begin_ms, 'BEGIN round trip');
-  ms('insert_ms', a.insert_ms, 'INSERT round trip: the JSON parameter sent and checked, json_array_elements splitting it, rows into the heap, the primary key and the BRIN index');
+  ms('insert_ms', a.insert_ms, 'INSERT round trip: the JSON parameter sent and checked, json_to_recordset splitting it, rows into the heap, the primary key and the BRIN index');
   ms('server_exec_ms', a.server_exec_ms, 'Execution Time of EXPLAIN (ANALYZE, WAL) of the same INSERT: splitting the parameter and inserting the rows (not the round trip, nor the parameter\'s check at bind)');
   ms('commit_ms', a.commit_ms, 'COMMIT round trip with synchronous_commit on: the WAL flush');
   ms('commit_async_ms', a.commit_async_ms, 'COMMIT with SET LOCAL synchronous_commit = off: no wait for the flush');
