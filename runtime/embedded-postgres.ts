@@ -9,7 +9,7 @@ import { alive } from './pid-file.ts';
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chown, mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chown, mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -214,6 +214,23 @@ async function readPidFile(dataDir: string): Promise<PidFile | undefined> {
   return { pid, port: Number.isInteger(port) && port > 0 ? port : undefined, status: status === '' ? undefined : status };
 }
 
+/**
+ * As root the server runs as postgres, which must be able to pass through every folder above its
+ * data folder (the x bit for others, or its group). A folder that stops it is named, with the fix.
+ */
+async function assertReachable(dataDir: string, dataDirField: string, owner: Owner): Promise<void> {
+  for (let dir = path.dirname(path.resolve(dataDir)); ; dir = path.dirname(dir)) {
+    const st = await stat(dir);
+    const ok = st.uid === owner.uid ? (st.mode & 0o100) !== 0 : st.gid === owner.gid ? (st.mode & 0o010) !== 0 : (st.mode & 0o001) !== 0;
+    if (!ok) {
+      throw new EmbeddedPostgresError(
+        `${dataDirField}: the embedded PostgreSQL runs as the user postgres (this process is root), which cannot reach ${dataDir}: ${dir} is mode ${(st.mode & 0o777).toString(8)}; expected others to be able to pass through it (chmod o+x ${dir}), or a data_dir elsewhere, or DATABASE_URL`,
+      );
+    }
+    if (path.dirname(dir) === dir) return;
+  }
+}
+
 async function waitReady(dataDir: string, child: ChildProcess, exited: Promise<number | null>): Promise<'ready' | 'exited' | 'timeout'> {
   let gone = false;
   void exited.then(() => {
@@ -325,7 +342,11 @@ async function initialise(
       `${dataDirField}: ${dataDir} is not empty and holds no PostgreSQL cluster (no PG_VERSION); expected an empty or missing folder, or a cluster`,
     );
   }
+  // The folders above keep the usual mode (a recursive mkdir would make them all 0700, and as root
+  // the server, run as postgres, could then not reach its own folder); the data folder is 0700.
+  await mkdir(path.dirname(dataDir), { recursive: true });
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  if (owner !== undefined) await assertReachable(dataDir, dataDirField, owner);
   const passwordFile = path.join(os.tmpdir(), `rt-pg-password-${randomBytes(6).toString('hex')}`);
   await writeFile(passwordFile, `${EMBEDDED_PASSWORD}\n`, { mode: 0o600 });
   try {

@@ -1,4 +1,4 @@
-import { chmod, mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, stat, writeFile, mkdir } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -81,6 +81,25 @@ describe('startEmbeddedPostgres', () => {
     await writeFile(path.join(dataDir, 'notes.txt'), 'mine');
     await expect(startEmbeddedPostgres({ dataDir, port: await freePort(), durable: false })).rejects.toThrow(
       `persistence.data_dir: ${dataDir} is not empty and holds no PostgreSQL cluster (no PG_VERSION)`,
+    );
+  });
+
+  it('creates missing folders above the data folder reachable (as root the server runs as postgres)', async () => {
+    const dataDir = path.join(root, 'fresh', 'project', '.data', 'pg');
+    const server = await startEmbeddedPostgres({ dataDir, port: await freePort(), durable: false });
+    await server.stop();
+    expect((await stat(path.join(root, 'fresh', 'project', '.data'))).mode & 0o777).toBe(0o755);
+    expect((await stat(dataDir)).mode & 0o777).toBe(0o700);
+  });
+
+  if (process.getuid?.() !== 0) console.warn('SKIPPED the unreachable-folder test: it needs root (only as root does the server run as another user)');
+  it.skipIf(process.getuid?.() !== 0)('as root, a folder above the data folder that postgres cannot pass is named, with the fix', async () => {
+    const closed = path.join(root, 'closed');
+    await mkdir(closed, { mode: 0o700 });
+    await chmod(closed, 0o700);
+    const dataDir = path.join(closed, 'pg');
+    await expect(startEmbeddedPostgres({ dataDir, port: await freePort(), durable: false })).rejects.toThrow(
+      `persistence.data_dir: the embedded PostgreSQL runs as the user postgres (this process is root), which cannot reach ${dataDir}: ${closed} is mode 700; expected others to be able to pass through it (chmod o+x ${closed})`,
     );
   });
 });
