@@ -13,7 +13,7 @@ import { sharedDataFile } from '../../actors/feed/recorded-file.ts';
 import { readVenueLog } from '../../actors/venue/venue-log.ts';
 import { livePid } from '../../runtime/pid-file.ts';
 import { startTestDatabase } from '../support/test-database.ts';
-import { startReplayRun, untilVenueOrders } from './replay-run.ts';
+import { finishedRun, startReplayRun, untilVenueOrders } from './replay-run.ts';
 
 const files = [sharedDataFile('usdm-btcusdt_20240808.gz'), sharedDataFile('usdm-ethusdt_20240808.gz')];
 if (!files[0] || !files[1]) console.warn('SKIPPED crash recovery test: ../shared/data/binance/usdm-*.gz are absent (a fresh clone has no recorded data; CI has it)');
@@ -37,12 +37,7 @@ describe('kill -9 of the execution node in the middle of a replay', () => {
         const killed = livePid(ipcDir, 'execution');
         expect(killed, 'the execution node is running').toBeDefined();
         process.kill(killed as number, 'SIGKILL');
-        const code = await run.exited;
-        const out = run.out();
-        const report = out.slice(out.indexOf('== trading report'));
-        console.log(report);
-        expect(code, out).toBe(0);
-        expect(out).toContain('rt up: finished; stopping every node');
+        const { report } = await finishedRun(run);
         // It really was restarted and recovered from its journal.
         const execLog = readFileSync(join(run.logDir, 'execution.log'), 'utf8');
         expect(execLog).toContain('risk recovered from its journal');

@@ -4,6 +4,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 import { parseDocument } from 'yaml';
 import { isolateTopology } from '../../actors/isolated-topology.ts';
 import { readVenueLog } from '../../actors/venue/venue-log.ts';
@@ -53,4 +54,15 @@ export async function untilVenueOrders(venueLog: string, n: number, ms: number):
     await new Promise((r) => setTimeout(r, 100));
   }
   return false;
+}
+
+/** Waits for the run to end: it must exit 0 having finished the replay. Returns its output and its trading report (also printed). */
+export async function finishedRun(run: ReplayRun): Promise<{ out: string; report: string }> {
+  const code = await run.exited;
+  const out = run.out();
+  const report = out.slice(out.indexOf('== trading report'));
+  console.log(report);
+  expect(code, out).toBe(0);
+  expect(out).toContain('rt up: finished; stopping every node');
+  return { out, report };
 }
