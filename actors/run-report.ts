@@ -9,7 +9,13 @@ const money = (v: number): string => `${v >= 0 ? '+' : ''}${fmt(v, 2)}`;
 /** Order states an order actor reports when it ends (gauges `orders.<state>`). */
 const TERMINAL = ['filled', 'cancelled', 'rejected', 'expired'];
 
+/**
+ * Orders open: risk's count when risk reports one (it is durable: after a restart of its node,
+ * order actors that end count in the new process's `orders.<state>` gauges but were submitted in
+ * the old one's), else what the order actors' gauges say.
+ */
 export function openOrders(g: G): number {
+  if (typeof g['risk.open_orders'] === 'number') return g['risk.open_orders'];
   return num(g, 'orders.submitted') - TERMINAL.reduce((s, t) => s + num(g, `orders.${t}`), 0);
 }
 
