@@ -30,6 +30,15 @@ export const systemClock: Clock = {
   },
 };
 
+/**
+ * A time that outlives the process (for times written to a journal): the clock's milliseconds on
+ * the wall-clock time base when it is the real clock (performance.now() restarts at 0 in every
+ * process); a ManualClock's as they are.
+ */
+export function durableNow(clock: Clock): number {
+  return (clock === systemClock ? performance.timeOrigin : 0) + clock.now();
+}
+
 interface ManualTimer {
   at: number;
   order: number;

@@ -11,7 +11,7 @@
 // dropped and its supervisor restarts it from what is durable.
 import type { ActorContext, Behavior } from './actor.ts';
 import type { ActorRef } from './actor-ref.ts';
-import type { Journal, JournalHealth, StoredSnapshot, ViewWrite } from './journal.ts';
+import { type Journal, JOURNAL_DEFAULTS, type JournalHealth, type StoredSnapshot, type ViewWrite } from './journal.ts';
 import type { Message, TraceContext } from './message.ts';
 import type { Signal } from './signal.ts';
 import type { TellResult } from './tell-result.ts';
@@ -78,7 +78,6 @@ export interface PersistentBehavior<M extends Message, S, E extends { type: stri
   views?(event: E, state: S, meta: EventMeta): readonly ViewWrite[];
 }
 
-export const DEFAULT_SNAPSHOT_EVERY = 1000;
 
 /** Marks behaviours that need the node's journal (the node opens the database only for them). */
 export const PERSISTENT = Symbol.for('rt.persistent');
@@ -121,7 +120,7 @@ export async function recoverState<S, E extends { type: string }>(
 type Held = { kind: 'tell'; to: ActorRef; msg: Message; trace: TraceContext | undefined } | { kind: 'reply'; to: ActorRef | undefined; msg: Message; trace: TraceContext | undefined };
 
 export function persistent<M extends Message, S, E extends { type: string }>(def: PersistentBehavior<M, S, E>): Behavior<M, S> {
-  let every = DEFAULT_SNAPSHOT_EVERY;
+  let every = JOURNAL_DEFAULTS.snapshotEvery;
   // Per incarnation (reset by init):
   let persistenceId = '';
   let seqNr = 0;
@@ -307,7 +306,7 @@ export function persistent<M extends Message, S, E extends { type: string }>(def
       real = ctx;
       persistenceId = def.persistenceId ?? ctx.self.address;
       journal = ctx.system.journal;
-      every = def.snapshot?.every ?? journal?.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY;
+      every = def.snapshot?.every ?? journal?.snapshotEvery ?? JOURNAL_DEFAULTS.snapshotEvery;
       const empty = def.empty(ctx);
       if (!journal) return def.recovered ? settle(def.recovered(empty, pctx)) : empty;
       const j = journal;

@@ -765,6 +765,18 @@ interface Budget {
   readonly backoffMaxMs: number;
 }
 
+/**
+ * A lower bound above its upper bound: reported at whichever of the two keys was written (a default
+ * on the other side is what it is compared with).
+ */
+function reportMinAboveMax(reader: Reader, fields: Fields, path: Path, minKey: string, min: number, maxKey: string, max: number): void {
+  if (min <= max) return;
+  const minSlot = fields.get(minKey);
+  const maxSlot = fields.get(maxKey);
+  if (minSlot !== undefined) reader.report(minSlot, [...path, minKey], min, `${min} is above ${maxKey} (${max})`, `at most ${maxKey} (${max})`);
+  else if (maxSlot !== undefined) reader.report(maxSlot, [...path, maxKey], max, `${max} is below ${minKey} (${min})`, `at least ${minKey} (${min})`);
+}
+
 /** The restart budget shared by supervision and node restart; backoff_min_ms <= backoff_max_ms. */
 function readBudget(reader: Reader, fields: Fields, path: Path, base: Budget): Budget {
   const read = (key: string, min: number, max: number, fallback: number): number => {
@@ -777,17 +789,8 @@ function readBudget(reader: Reader, fields: Fields, path: Path, base: Budget): B
     backoffMinMs: read('backoff_min_ms', 0, BACKOFF_MS_MAX, base.backoffMinMs),
     backoffMaxMs: read('backoff_max_ms', 0, BACKOFF_MS_MAX, base.backoffMaxMs),
   };
-  if (budget.backoffMinMs > budget.backoffMaxMs) {
-    // Point at whichever of the two this level wrote; if it wrote neither, the level it inherits
-    // from has already been reported.
-    const minSlot = fields.get('backoff_min_ms');
-    const maxSlot = fields.get('backoff_max_ms');
-    if (minSlot !== undefined) {
-      reader.report(minSlot, [...path, 'backoff_min_ms'], budget.backoffMinMs, `${budget.backoffMinMs} is above backoff_max_ms (${budget.backoffMaxMs})`, `at most backoff_max_ms (${budget.backoffMaxMs})`);
-    } else if (maxSlot !== undefined) {
-      reader.report(maxSlot, [...path, 'backoff_max_ms'], budget.backoffMaxMs, `${budget.backoffMaxMs} is below backoff_min_ms (${budget.backoffMinMs})`, `at least backoff_min_ms (${budget.backoffMinMs})`);
-    }
-  }
+  // If this level wrote neither bound, the level it inherits from has already been reported.
+  reportMinAboveMax(reader, fields, path, 'backoff_min_ms', budget.backoffMinMs, 'backoff_max_ms', budget.backoffMaxMs);
   return budget;
 }
 
@@ -857,16 +860,7 @@ function readPersistence(reader: Reader, slot: NamedSlot | undefined): Persisten
     retryMinMs: read('retry_min_ms', 1, RETRY_MS_MAX, base.retryMinMs),
     retryMaxMs: read('retry_max_ms', 1, RETRY_MS_MAX, base.retryMaxMs),
   };
-  if (persistence.retryMinMs > persistence.retryMaxMs) {
-    // Point at whichever of the two was written; a default on the other side is what it is compared to.
-    const minSlot = fields.get('retry_min_ms');
-    const maxSlot = fields.get('retry_max_ms');
-    if (minSlot !== undefined) {
-      reader.report(minSlot, ['persistence', 'retry_min_ms'], persistence.retryMinMs, `${persistence.retryMinMs} is above retry_max_ms (${persistence.retryMaxMs})`, `at most retry_max_ms (${persistence.retryMaxMs})`);
-    } else if (maxSlot !== undefined) {
-      reader.report(maxSlot, ['persistence', 'retry_max_ms'], persistence.retryMaxMs, `${persistence.retryMaxMs} is below retry_min_ms (${persistence.retryMinMs})`, `at least retry_min_ms (${persistence.retryMinMs})`);
-    }
-  }
+  reportMinAboveMax(reader, fields, ['persistence'], 'retry_min_ms', persistence.retryMinMs, 'retry_max_ms', persistence.retryMaxMs);
   return persistence;
 }
 

@@ -30,7 +30,7 @@
 //   it already holds (risk resends its open orders after its own restart) does the same.
 import { machineInitialTransition as initialTransition, machineTransition as transition } from '../machine-transition.ts';
 import type { ActorContext, Behavior } from '../../runtime/actor.ts';
-import { systemClock } from '../../runtime/clock.ts';
+import { durableNow } from '../../runtime/clock.ts';
 import type { ViewWrite } from '../../runtime/journal.ts';
 import { type EventMeta, type PersistentContext, persistent } from '../../runtime/persistent-actor.ts';
 import type { KindContext } from '../../runtime/kind-registry.ts';
@@ -407,8 +407,8 @@ export const order = (opts: OrderOptions): Behavior<OrderMsg, OrderActorState> =
       void ctx.stop();
       return;
     }
-    // Risk's clock (wall-clock based on the real clock, as risk's own).
-    const now = (ctx.system.clock === systemClock ? performance.timeOrigin : 0) + ctx.system.clock.now();
+    // On risk's time base (approvedMs is risk's durableNow).
+    const now = durableNow(ctx.system.clock);
     if (msg.resend !== true && spec.approvedMs !== undefined && now - spec.approvedMs > opts.approvalMaxAgeMs) {
       const reason = `approval is ${Math.round(now - spec.approvedMs)} ms old (approval_max_age_ms ${opts.approvalMaxAgeMs}): not placed`;
       log().warn({ actor: opts.address, node: ctx.system.node, ageMs: now - spec.approvedMs }, `order refused: ${reason}`);

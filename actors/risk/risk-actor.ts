@@ -18,7 +18,7 @@
 // The journal unavailable (PostgreSQL down, appends too slow) opens the breaker, "journal
 // unavailable", and nothing is approved until it is back.
 import type { ActorContext } from '../../runtime/actor.ts';
-import { systemClock } from '../../runtime/clock.ts';
+import { durableNow } from '../../runtime/clock.ts';
 import type { ViewWrite } from '../../runtime/journal.ts';
 import { type PersistentContext, persistent } from '../../runtime/persistent-actor.ts';
 import type { Behavior } from '../../runtime/actor.ts';
@@ -58,12 +58,8 @@ export const loadRiskState = (data: unknown): RiskState => {
   return { ...d, journalDown: d.journalDown ?? undefined, breakerSnapshot: breakerMachine.resolveState({ value: d.breakerSnapshot.value, context: d.breakerSnapshot.context }) };
 };
 
-/**
- * The risk clock: the actor system's clock, on the wall-clock time base when that is the real
- * clock (performance.now() restarts at 0 in every process, and risk's times outlive a process in
- * the journal); a test's ManualClock as it is.
- */
-const riskNow = (ctx: ActorContext): number => (ctx.system.clock === systemClock ? performance.timeOrigin : 0) + ctx.system.clock.now();
+/** The risk clock: its times outlive a process in the journal. */
+const riskNow = (ctx: ActorContext): number => durableNow(ctx.system.clock);
 
 const RISK_STATE_UPSERT = `INSERT INTO risk_state (actor, breaker_state, breaker_reason, kill_switch, kill_switch_by, daily_pnl, pnl_day, open_orders, approvals, rejections, seq_nr, epoch, updated_at)
   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now())
