@@ -7,6 +7,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 /** command -> Debian package that provides it */
 const NEEDED = [
   { cmd: 'taskset', pkg: 'util-linux', why: 'pins node processes to their cores' },
+  { cmd: 'nats-server', pkg: 'nats-server', why: 'carries envelopes between hosts and the inspection service; the tests start their own' },
+  { cmd: 'ip', pkg: 'iproute2', why: 'builds the simulated hosts (network namespaces) of the multi-host tests' },
 ];
 
 const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;

@@ -4,6 +4,8 @@ import * as zmq from 'zeromq';
 import type { ActorSystem } from './actor-system.ts';
 import { CodecError, decodeFrame, encodeFrame, type Frame, type FrameHeader, type Outgoing } from './codec.ts';
 import type { Envelope, RemoteTransport } from './envelope.ts';
+import { LinkSequence } from './link-sequence.ts';
+import { Outbox, TurnFlush } from './outbox.ts';
 import type { Message } from './message.ts';
 import { ipcSocketPath } from './topology.ts';
 
@@ -72,15 +74,13 @@ export class IpcTransport implements RemoteTransport {
   readonly incarnation = randomBytes(4).readUInt32BE(0);
   private readonly pull: zmq.Pull;
   private readonly links = new Map<string, Link>();
-  /** Last sequence number seen per sending node (bounded by the number of nodes). */
-  private readonly seqIn = new Map<string, { incarnation: number; seq: number }>();
+  /** Sequence numbers seen per sending node (bounded by the number of nodes). */
+  private readonly sequence = new LinkSequence((node, from, to) => this.system.events.emit('transport-gap', { transport: 'ipc', node, from, to }));
   private readonly sockPath: string;
   private closed = false;
   private receiving: Promise<void> | undefined;
   receivedFrames = 0;
   receivedEnvelopes = 0;
-  duplicates = 0;
-  gaps = 0;
   badFrames = 0;
 
   constructor(
@@ -91,7 +91,7 @@ export class IpcTransport implements RemoteTransport {
     this.sockPath = ipcSocketPath(options.ipcDir, system.node);
     this.pull = new zmq.Pull({ linger: 0, receiveHighWaterMark: 0 });
     this.header = { node: system.node, incarnation: this.incarnation, epoch: options.epoch ?? 0 };
-    system.dispatcher.onTurnEnd(() => this.flushDirty());
+    this.turnFlush = new TurnFlush(system.dispatcher);
   }
 
   /**
@@ -122,27 +122,14 @@ export class IpcTransport implements RemoteTransport {
       link = new Link(this, node);
       this.links.set(node, link);
     }
-    link.enqueue({ to, from, seq: 0, traceparent, tracestate, body }, this.system.dispatcher.now);
+    link.tell(to, from, body, traceparent, tracestate, this.system.dispatcher);
   }
 
-  /** Links with envelopes told during the current turn, flushed when it ends. */
-  private dirty: Link[] = [];
+  private readonly turnFlush: TurnFlush;
 
-  /**
-   * @internal Frames are cut at the end of the current dispatcher turn, so everything told in one
-   * turn shares a frame and leaves before this node goes back to waiting; a tell from outside any
-   * turn is flushed at the end of the current microtask queue instead.
-   */
-  scheduleFlush(link: Link): void {
-    if (this.system.dispatcher.inTurn) this.dirty.push(link);
-    else queueMicrotask(link.flush);
-  }
-
-  private flushDirty(): void {
-    if (this.dirty.length === 0) return;
-    const links = this.dirty;
-    this.dirty = [];
-    for (const l of links) l.flush();
+  /** @internal flush a link at the end of the current dispatcher turn */
+  scheduleFlush(link: Outbox): void {
+    this.turnFlush.schedule(link);
   }
 
   /** @internal */
@@ -242,22 +229,9 @@ export class IpcTransport implements RemoteTransport {
 
   /** Per-link sequence check: drops a duplicate, counts a gap; false when the envelope must be dropped. */
   private inSequence(env: Envelope, frame: Frame): boolean {
-    let last = this.seqIn.get(frame.node);
-    if (!last) this.seqIn.set(frame.node, (last = { incarnation: frame.incarnation, seq: env.seq - 1 }));
-    if (last.incarnation !== frame.incarnation) {
-      // The sending node restarted: its numbering starts again.
-      last.incarnation = frame.incarnation;
-      last.seq = env.seq;
-      return true;
-    }
-    if (env.seq <= last.seq) {
-      this.duplicates++;
-      this.system.deadLetter(env.to, undefined, env.body, 'duplicate', `seq ${env.seq} from node ${frame.node} already delivered (last ${last.seq})`, false);
-      return false;
-    }
-    if (env.seq > last.seq + 1) this.gaps += env.seq - last.seq - 1;
-    last.seq = env.seq;
-    return true;
+    if (this.sequence.accept(frame.node, frame.incarnation, env.seq)) return true;
+    this.system.deadLetter(env.to, undefined, env.body, 'duplicate', `seq ${env.seq} from node ${frame.node} already delivered (last ${this.sequence.lastOf(frame.node)})`, false);
+    return false;
   }
 
   stats(): IpcStats {
@@ -265,8 +239,8 @@ export class IpcTransport implements RemoteTransport {
       links: [...this.links.values()].map((l) => l.stats()),
       receivedFrames: this.receivedFrames,
       receivedEnvelopes: this.receivedEnvelopes,
-      duplicates: this.duplicates,
-      gaps: this.gaps,
+      duplicates: this.sequence.duplicates,
+      gaps: this.sequence.gaps,
       badFrames: this.badFrames,
     };
   }
@@ -286,24 +260,16 @@ export class IpcTransport implements RemoteTransport {
 }
 
 /** The way to one peer node: a PUSH socket and the outbox of envelopes not yet handed to zmq. */
-class Link {
+class Link extends Outbox {
   private readonly push: zmq.Push;
-  private queue: Outgoing[] = [];
-  private times: number[] = [];
-  private head = 0;
   private writing = false;
-  private flushScheduled = false;
   connected = false;
-  /** Sequence number of the last envelope queued on this link (from 1, per incarnation of this node). */
-  private seq = 0;
-  sentFrames = 0;
-  sentEnvelopes = 0;
-  expired = 0;
 
   constructor(
     private readonly transport: IpcTransport,
-    readonly node: string,
+    node: string,
   ) {
+    super(transport, node);
     this.push = new zmq.Push({
       immediate: true,
       linger: 0,
@@ -315,23 +281,8 @@ class Link {
     this.push.connect(ipcEndpoint(transport.options.ipcDir, node));
   }
 
-  get held(): number {
-    return this.queue.length - this.head;
-  }
-
-  enqueue(o: Outgoing, now: number): void {
-    if (this.held >= this.transport.options.holdMax) {
-      this.expired++;
-      this.transport.undeliverable(o, this.node, `${this.held} envelopes already held (hold_max ${this.transport.options.holdMax})`);
-      return;
-    }
-    o.seq = ++this.seq;
-    this.queue.push(o);
-    this.times.push(now);
-    if (!this.flushScheduled && !this.writing) {
-      this.flushScheduled = true;
-      this.transport.scheduleFlush(this);
-    }
+  protected override busy(): boolean {
+    return this.writing;
   }
 
   readonly flush = (): void => {
@@ -350,12 +301,7 @@ class Link {
   private sendNext(): void {
     if (this.held === 0 || this.transport.isClosed) {
       this.writing = false;
-      if (this.held === 0) {
-        // Emptied in place: a new pair of arrays per frame would be garbage on every message.
-        this.queue.length = 0;
-        this.times.length = 0;
-        this.head = 0;
-      }
+      if (this.held === 0) this.clear();
       return;
     }
     this.writing = true;
@@ -403,33 +349,8 @@ class Link {
     this.sendNext();
   };
 
-  private expire(now: number): void {
-    const holdMs = this.transport.options.holdMs;
-    while (this.head < this.queue.length && now - this.times[this.head] > holdMs) {
-      const o = this.queue[this.head];
-      this.queue[this.head] = undefined as unknown as Outgoing;
-      this.head++;
-      this.expired++;
-      this.transport.undeliverable(o, this.node, `not reachable for ${holdMs} ms (hold_ms)`);
-    }
-  }
-
-  private compact(): void {
-    this.queue = this.queue.slice(this.head);
-    this.times = this.times.slice(this.head);
-    this.head = 0;
-  }
-
   stats(): LinkStats {
     return { node: this.node, connected: this.connected, held: this.held, sentFrames: this.sentFrames, sentEnvelopes: this.sentEnvelopes, expired: this.expired };
-  }
-
-  /** Hands every held envelope to `each` and empties the outbox. */
-  dropHeld(each: (o: Outgoing) => void): void {
-    for (let i = this.head; i < this.queue.length; i++) each(this.queue[i]);
-    this.queue = [];
-    this.times = [];
-    this.head = 0;
   }
 
   close(): void {

@@ -29,5 +29,7 @@ export type DeadLetterReason =
   | 'node-unreachable'
   | 'ask-expired'
   | 'duplicate'
+  /** a NATS receiver could not keep up: more than inbound_max envelopes waited for full mailboxes */
+  | 'slow-consumer'
   /** the behaviour had no case for the message (its receive returned undefined); its state was kept */
   | 'unhandled';

@@ -68,6 +68,8 @@ export interface TransportSpec {
   readonly holdMs: number;
   readonly holdMax: number;
   readonly batchMax: number;
+  /** Over NATS: most envelopes received and waiting for full back-pressured mailboxes; past it the node is a slow consumer. */
+  readonly inboundMax: number;
 }
 
 /** The event journal's database (the embedded server, used without DATABASE_URL) and its group-commit bounds. */
@@ -169,7 +171,7 @@ export function formatProblem(problem: TopologyProblem): string {
 // Defaults and bounds. Every bound is named with its unit and documented in the README.
 
 export const TOPOLOGY_DEFAULTS = {
-  transport: { holdMs: 5000, holdMax: 100_000, batchMax: 512 },
+  transport: { holdMs: 5000, holdMax: 100_000, batchMax: 512, inboundMax: 1_000_000 },
   persistence: {
     dataDir: '.data/pg',
     port: 5433,
@@ -245,7 +247,7 @@ const KEYS = {
     optional: ['transport', 'persistence', 'defaults'],
   },
   host: { required: { address: 'an IPv4 or IPv6 address or a hostname' }, optional: ['cpus', 'nats'] },
-  transport: { required: {}, optional: ['ipc_dir', 'hold_ms', 'hold_max', 'batch_max'] },
+  transport: { required: {}, optional: ['ipc_dir', 'hold_ms', 'hold_max', 'batch_max', 'inbound_max'] },
   persistence: {
     required: {},
     optional: ['data_dir', 'port', 'flush_ms', 'batch_max', 'snapshot_every', 'append_timeout_ms', 'pending_max', 'retry_min_ms', 'retry_max_ms'],
@@ -668,6 +670,7 @@ function readTopology(reader: Reader, contents: YamlNode | null, opts: TopologyO
 
   const placement = checkPlacement(reader, nodes, actors);
   checkPorts(reader, nodes);
+  checkNatsBetweenHosts(reader, nodes, hosts, top.get('hosts'));
   const hostsKey = top.get('hosts')?.key ?? contents;
   checkCores(reader, { node: hostsKey, at: hostsKey }, nodes, hosts, opts);
 
@@ -832,6 +835,7 @@ function readTransport(
     holdMs: read('hold_ms', 0, HOLD_MS_MAX, base.holdMs),
     holdMax: read('hold_max', 0, HOLD_MAX_MAX, base.holdMax),
     batchMax: read('batch_max', 1, BATCH_MAX_MAX, base.batchMax),
+    inboundMax: read('inbound_max', 1, HOLD_MAX_MAX, base.inboundMax),
   };
   if (written !== undefined && nodes !== undefined) checkSocketPaths(reader, ipcSlot ?? root, written, Object.keys(nodes));
   return transport;
@@ -1088,6 +1092,25 @@ function checkPorts(reader: Reader, nodes: Record<string, NodeDraft> | undefined
         `a port no other node uses on host "${draft.spec.host}"`,
       );
     }
+  }
+}
+
+/** Nodes on two or more hosts talk over NATS: every host that runs a node must name its NATS servers. */
+function checkNatsBetweenHosts(reader: Reader, nodes: Record<string, NodeDraft> | undefined, hosts: Record<string, HostSpec> | undefined, slot: NamedSlot | undefined): void {
+  if (nodes === undefined || hosts === undefined || slot === undefined) return;
+  const used = [...new Set(Object.values(nodes).map((d) => d.spec.host))].filter((h) => Object.hasOwn(hosts, h));
+  if (used.length < 2) return;
+  const entries = reader.entries(slot, ['hosts'], 'a mapping of host name to { address, cpus, nats }');
+  for (const host of used) {
+    if (hosts[host].nats.length > 0) continue;
+    const entry = entries?.find((e) => e.name === host);
+    reader.report(
+      entry ? { node: entry.key, at: entry.key } : { node: slot.key, at: slot.key },
+      ['hosts', host, 'nats'],
+      undefined,
+      `host "${host}" runs nodes but names no NATS servers, and nodes on ${used.length} hosts (${used.join(', ')}) reach each other over NATS`,
+      'a list of nats:// URLs such as [nats://10.0.0.1:4222]',
+    );
   }
 }
 

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { pinProcess } from '../runtime/affinity.ts';
 import { ActorSystem } from '../runtime/actor-system.ts';
 import { type Database, openDatabase } from '../runtime/database.ts';
@@ -6,6 +6,12 @@ import pg from 'pg';
 import { IN_FLIGHT_MAX, Journal } from '../runtime/journal.ts';
 import { isPersistent } from '../runtime/persistent-actor.ts';
 import { IpcTransport } from '../runtime/ipc-transport.ts';
+import { startInspectionService } from '../runtime/inspection.ts';
+import { connectNats } from '../runtime/nats-connection.ts';
+import { NatsTransport } from '../runtime/nats-transport.ts';
+import { TransportRouter } from '../runtime/transport-router.ts';
+import type { NatsConnection, Service } from 'nats';
+import { join } from 'node:path';
 import type { KindRegistry } from '../runtime/kind-registry.ts';
 import { createLogger } from '../runtime/log.ts';
 import { claimPidFile } from '../runtime/pid-file.ts';
@@ -37,6 +43,8 @@ export interface NodeStatus {
 export interface RunningNode {
   system: ActorSystem;
   transport: IpcTransport;
+  /** envelopes to nodes of other hosts (when the topology has some) */
+  nats: NatsTransport | undefined;
   /** the node's journal, when it runs persistent actors */
   journal: Journal | undefined;
   cores: number[];
@@ -117,6 +125,9 @@ export async function startNode(topology: Topology, node: string, kinds: KindReg
     throw e;
   }
 
+  // Set once connected (at once when other hosts need it; in the background when only inspection does).
+  const natsSide = await startNats(topology, node, system, log, transport);
+
   system.events.on('failure', (e: { address: string; error: Error }) => log.error({ actor: e.address, err: e.error }, 'actor failed'));
   system.events.on('restart', (e: { address: string; restarts: number }) => log.warn({ actor: e.address, restarts: e.restarts }, 'actor restarted'));
   system.events.on('bad-frame', (e: { error: Error; bytes: number }) => log.warn({ err: e.error, bytes: e.bytes }, 'bad frame skipped'));
@@ -126,8 +137,9 @@ export async function startNode(topology: Topology, node: string, kinds: KindReg
   // Actors first (their stop hooks wait for what they persisted), then the journal writes what is
   // queued, then the database connections close.
   const stop = (): Promise<void> =>
-    (stopping ??= system
-      .shutdown()
+    (stopping ??= ((natsSide.stopped = true), natsSide.service ? natsSide.service.stop().catch(() => undefined) : Promise.resolve())
+      .then(() => system.shutdown())
+      .then(() => natsSide.nc?.close())
       .then(() => system.journal?.close())
       .then(() => journalPool?.end())
       .then(() => db?.close())
@@ -142,7 +154,92 @@ export async function startNode(topology: Topology, node: string, kinds: KindReg
 
   system.spawn(rootAddress(node), root, { mailbox: { capacity: 1024, policy: 'reject' } });
   log.info({ cores: pinned.cores, want: spec.cores, actors: spec.actors, ipcDir }, 'node started');
-  return { system, transport, journal: system.journal, cores: pinned.cores, stop };
+  return { system, transport, nats: natsSide.nats, journal: system.journal, cores: pinned.cores, stop };
+}
+
+/** How often a node whose NATS carries only inspection tries to reach it again. */
+const INSPECTION_RETRY_MS = 2000;
+
+interface NatsSide {
+  nc: NatsConnection | undefined;
+  nats: NatsTransport | undefined;
+  service: Service | undefined;
+  /** set when the node stops: a connection still being made is closed as soon as it is made */
+  stopped: boolean;
+}
+
+const VERSION = (JSON.parse(readFileSync(join(import.meta.dirname, '../package.json'), 'utf8')) as { version: string }).version;
+
+/**
+ * The node's NATS side, when its host names NATS servers: the transport to nodes of other hosts
+ * (the node waits for NATS then, since it cannot do its work without it) and the inspection
+ * service (on a one-host topology NATS carries inspection only, and the node does not wait for it).
+ */
+async function startNats(
+  topology: Topology,
+  node: string,
+  system: ActorSystem,
+  log: ReturnType<typeof createLogger>,
+  ipc: IpcTransport,
+): Promise<NatsSide> {
+  const spec = topology.nodes[node];
+  const host = topology.hosts[spec.host];
+  if (host.nats.length === 0) return { nc: undefined, nats: undefined, service: undefined, stopped: false };
+  const crossHost = Object.values(topology.nodes).some((n) => n.host !== spec.host);
+  const result: NatsSide = { nc: undefined, nats: undefined, service: undefined, stopped: false };
+  const name = `rt ${topology.cluster} ${node}`;
+  // Inspection only: try now and then, and give up when the node stops (a connect that waits for
+  // its first server could not be called off, and would keep the process alive).
+  const inspectionOnly = async (): Promise<NatsConnection> => {
+    for (let warned = false; ; warned = true) {
+      try {
+        return await connectNats(host.nats, name, { waitOnFirstConnect: false });
+      } catch (e) {
+        if (!warned) log.warn({ servers: host.nats, err: (e as Error).message }, `NATS unreachable: no inspection service until it is (retrying every ${INSPECTION_RETRY_MS} ms)`);
+        await new Promise((r) => setTimeout(r, INSPECTION_RETRY_MS).unref());
+        if (result.stopped) throw new Error('node stopped');
+      }
+    }
+  };
+  const connecting = (crossHost ? connectNats(host.nats, name) : inspectionOnly()).then(async (nc) => {
+    result.nc = nc;
+    if (result.stopped) {
+      await nc.close();
+      return;
+    }
+    log.info({ server: nc.getServer() }, 'connected to NATS');
+    if (crossHost) {
+      const { holdMs, holdMax, batchMax, inboundMax } = topology.transport;
+      const nats = new NatsTransport(system, nc, { cluster: topology.cluster, keys: spec.actors, holdMs, holdMax, batchMax, inboundMax });
+      nats.start();
+      result.nats = nats;
+      system.attachTransport(new TransportRouter(ipc, nats, (n) => topology.nodes[n]?.host === spec.host));
+    }
+    result.service = await startInspectionService(nc, system, {
+      cluster: topology.cluster,
+      keys: spec.actors,
+      version: VERSION,
+      metadata: { host: spec.host },
+      transports: () => ({ ipc: ipc.stats(), ...(result.nats ? { nats: result.nats.stats() } : {}) }),
+    });
+  });
+  system.events.on('transport-gap', (e: { transport: string; node: string; from: number; to: number }) =>
+    log.warn({ transport: e.transport, peer: e.node, lost: e.to - e.from + 1, seqFrom: e.from, seqTo: e.to }, `lost ${e.to - e.from + 1} envelopes from node ${e.node} over ${e.transport}`),
+  );
+  system.events.on('slow-consumer', (e: { node: string; dropped: number; total: number }) =>
+    log.error({ peer: e.node, dropped: e.dropped, total: e.total }, `slow consumer: dropped ${e.dropped} envelopes from node ${e.node} (inbound_max)`),
+  );
+  system.events.on('nats-status', (e: { status: string; server: string }) => (e.status === 'reconnected' ? log.info(e, 'NATS reconnected') : log.warn(e, `NATS ${e.status}`)));
+  system.events.on('nats-peer', (e: { node: string; up: boolean }) => (e.up ? log.info({ peer: e.node }, 'peer node heard over NATS') : log.warn({ peer: e.node }, 'peer node silent over NATS: holding its envelopes')));
+  if (crossHost) {
+    log.info({ servers: host.nats }, 'waiting for NATS');
+    await connecting;
+  } else {
+    connecting.catch((e: unknown) => {
+      if (!result.stopped) log.warn({ err: e }, 'NATS unavailable: no inspection service');
+    });
+  }
+  return result;
 }
 
 /** The journal as an operator sees it: available or not, and how far behind. */
@@ -155,6 +252,19 @@ function journalGauges(j: Journal | undefined, node: string): Record<string, num
     [`journal.${node}.pending`]: st.pending,
     [`journal.${node}.batches`]: st.batches,
     [`journal.${node}.max_commit_ms`]: Math.round(st.maxCommitMs * 10) / 10,
+  };
+}
+
+/** The NATS transport as an operator sees it: connected, and what was lost or dropped. */
+function natsGauges(t: NatsTransport | undefined, node: string): Record<string, number | string> {
+  if (!t) return {};
+  const st = t.stats();
+  return {
+    [`nats.${node}.connected`]: st.connected ? 1 : 0,
+    [`nats.${node}.disconnects`]: st.disconnects,
+    [`nats.${node}.gaps`]: st.gaps,
+    [`nats.${node}.slow_consumer_dropped`]: st.slowConsumerDropped,
+    [`nats.${node}.held`]: st.links.reduce((s, l) => s + l.held, 0),
   };
 }
 
@@ -171,8 +281,8 @@ export function nodeStatus(n: RunningNode, node: string, msgsPerS: number): Node
     msgsPerS,
     restarts,
     deadLetters: n.system.deadLetters.total,
-    held: n.transport.stats().links.reduce((s, l) => s + l.held, 0),
-    gauges: { ...n.system.gauges.snapshot(), ...journalGauges(n.journal, node) },
+    held: n.transport.stats().links.reduce((s, l) => s + l.held, 0) + (n.nats?.stats().links.reduce((s, l) => s + l.held, 0) ?? 0),
+    gauges: { ...n.system.gauges.snapshot(), ...journalGauges(n.journal, node), ...natsGauges(n.nats, node) },
   };
 }
 

@@ -70,7 +70,7 @@ describe('a valid topology', () => {
     const topology = parseTopology(VALID, 'topology.yaml', HERE);
     expect(topology.cluster).toBe('demo');
     expect(topology.hosts.local).toEqual({ name: 'local', address: '127.0.0.1', cpus: undefined, nats: [] });
-    expect(topology.transport).toEqual({ ipcDir: '/tmp/rt-demo', holdMs: 5000, holdMax: 100_000, batchMax: 512 });
+    expect(topology.transport).toEqual({ ipcDir: '/tmp/rt-demo', holdMs: 5000, holdMax: 100_000, batchMax: 512, inboundMax: 1_000_000 });
     expect(topology.persistence).toEqual({
       dataDir: '.data/pg',
       port: 5433,
@@ -133,7 +133,7 @@ actors:
 `;
     const topology = parseTopology(text, 'topology.yaml', HERE);
     expect(topology.hosts.local).toEqual({ name: 'local', address: 'localhost', cpus: 2, nats: ['nats://127.0.0.1:4222'] });
-    expect(topology.transport).toEqual({ ipcDir: '/run/rt', holdMs: 0, holdMax: 100_000, batchMax: 512 });
+    expect(topology.transport).toEqual({ ipcDir: '/run/rt', holdMs: 0, holdMax: 100_000, batchMax: 512, inboundMax: 1_000_000 });
     expect(topology.nodes.edge.cores).toEqual([1, 0]);
     expect(topology.nodes.edge.ports).toEqual({ metrics: 9101, admin: 9201 });
     expect(topology.nodes.edge.supervision).toEqual({
@@ -523,7 +523,7 @@ describe('a bad topology is rejected with the exact problem', () => {
   });
 
   it('cores of a remote host are not checked against this machine', () => {
-    const text = variant('local: { address: 127.0.0.1 }', 'local: { address: 127.0.0.1 }\n  far: { address: far.example.com }')
+    const text = variant('local: { address: 127.0.0.1 }', 'local: { address: 127.0.0.1, nats: [nats://127.0.0.1:4222] }\n  far: { address: far.example.com, nats: [nats://far.example.com:4222] }')
       .replace('execution: { host: local, cores: [1]', 'execution: { host: far, cores: [31]');
     expect(parseTopology(text, 'topology.yaml', { cpuCount: 2, localAddresses: ['127.0.0.1'] }).nodes.execution.cores).toEqual([31]);
   });
@@ -538,6 +538,13 @@ describe('a bad topology is rejected with the exact problem', () => {
     });
   });
 
+  it('nodes on two hosts, one of which names no NATS servers (envelopes between hosts travel over NATS)', () => {
+    const text = variant('  local: { address: 127.0.0.1 }', '  local: { address: 127.0.0.1 }\n  remote: { address: 10.0.0.2, nats: [nats://10.0.0.2:4222] }').replace('execution: { host: local', 'execution: { host: remote');
+    const p = onlyProblem(text);
+    expect(p).toMatchObject({ line: 3, path: 'hosts.local.nats', expected: 'a list of nats:// URLs such as [nats://10.0.0.1:4222]' });
+    expect(p.message).toContain('host "local" runs nodes but names no NATS servers, and nodes on 2 hosts (local, remote) reach each other over NATS');
+  });
+
   it('a port used twice on the same host', () => {
     const text = variant('cores: [0],', 'cores: [0], ports: { metrics: 9101 },').replace('cores: [1],', 'cores: [1], ports: { metrics: 9101 },');
     expect(onlyProblem(text)).toEqual({
@@ -550,7 +557,7 @@ describe('a bad topology is rejected with the exact problem', () => {
   });
 
   it('the same port on two different hosts is fine', () => {
-    const text = variant('local: { address: 127.0.0.1 }', 'local: { address: 127.0.0.1 }\n  far: { address: 10.0.0.2 }')
+    const text = variant('local: { address: 127.0.0.1 }', 'local: { address: 127.0.0.1, nats: [nats://127.0.0.1:4222] }\n  far: { address: 10.0.0.2, nats: [nats://10.0.0.2:4222] }')
       .replace('cores: [0],', 'cores: [0], ports: { metrics: 9101 },')
       .replace('execution: { host: local, cores: [1],', 'execution: { host: far, cores: [1], ports: { metrics: 9101 },');
     expect(parseTopology(text, 'topology.yaml', HERE).nodes.execution.ports).toEqual({ metrics: 9101 });
@@ -644,8 +651,8 @@ actors:
 describe('placement', () => {
   const text = `cluster: demo
 hosts:
-  a: { address: 127.0.0.1 }
-  b: { address: 10.0.0.2 }
+  a: { address: 127.0.0.1, nats: [nats://127.0.0.1:4222] }
+  b: { address: 10.0.0.2, nats: [nats://10.0.0.2:4222] }
 nodes:
   edge: { host: a, cores: [0], actors: [book/*, book/spot/*] }
   special: { host: b, cores: [0], actors: [book/BTCUSDT, constructor] }
@@ -825,7 +832,7 @@ const topologyArb: fc.Arbitrary<Generated> = fc
     });
     const raw: Record<string, unknown> = {
       cluster,
-      hosts: Object.fromEntries(hosts.map(([name, address, cpus]) => [name, { address, cpus }])),
+      hosts: Object.fromEntries(hosts.map(([name, address, cpus]) => [name, { address, cpus, nats: [`nats://${address}:4222`] }])),
       defaults: { supervision: { strategy: 'one_for_all', ...backoff } },
       nodes,
       actors: Object.fromEntries(

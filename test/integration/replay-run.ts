@@ -5,7 +5,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { parseDocument } from 'yaml';
+import { type Document, parseDocument } from 'yaml';
 import { isolateTopology } from '../../actors/isolated-topology.ts';
 import { readVenueLog } from '../../actors/venue/venue-log.ts';
 
@@ -23,9 +23,10 @@ export interface ReplayRun {
   logDir: string;
 }
 
-export async function startReplayRun(o: { dir: string; cluster: string; files: string[]; speed: string; env?: Record<string, string>; killAfterMs: number }): Promise<ReplayRun> {
-  const doc = parseDocument(readFileSync(join(ROOT, 'topology.yaml'), 'utf8'));
+export async function startReplayRun(o: { dir: string; cluster: string; files: string[]; speed: string; env?: Record<string, string>; killAfterMs: number; topology?: string; patch?: (doc: Document) => void }): Promise<ReplayRun> {
+  const doc = parseDocument(readFileSync(join(ROOT, o.topology ?? 'topology.yaml'), 'utf8'));
   await isolateTopology(doc, o.dir, o.cluster);
+  o.patch?.(doc);
   const topology = join(o.dir, 'topology.yaml');
   writeFileSync(topology, doc.toString());
   const logDir = join(o.dir, 'logs');
