@@ -16,6 +16,12 @@ export async function isolateTopology(doc: Document, dir: string, cluster: strin
   chmodSync(dir, 0o755);
   doc.setIn(['persistence', 'data_dir'], join(dir, 'pg'));
   doc.setIn(['persistence', 'port'], await freePort());
+  // Its own NATS server (rt up starts it) on every host that names one.
+  const hosts = doc.getIn(['hosts']) as { items: { key: { value: string } | string }[] };
+  for (const item of hosts.items) {
+    const host = typeof item.key === 'string' ? item.key : item.key.value;
+    if (doc.hasIn(['hosts', host, 'nats'])) doc.setIn(['hosts', host, 'nats'], doc.createNode([`nats://127.0.0.1:${await freePort()}`]));
+  }
   const nodes = doc.getIn(['nodes']) as { items: { key: { value: string } | string }[] };
   for (const item of nodes.items) {
     const node = typeof item.key === 'string' ? item.key : item.key.value;

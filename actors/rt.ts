@@ -5,6 +5,8 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { dbCommand } from '../runtime/cli/db.ts';
+import { decodeCommand } from '../runtime/cli/decode.ts';
+import { inspectCommand } from '../runtime/cli/inspect.ts';
 import { validateCommand } from '../runtime/cli/validate.ts';
 import { DatabaseError, maskUrl, openDatabase, type Database } from '../runtime/database.ts';
 import type { KindRegistry } from '../runtime/kind-registry.ts';
@@ -18,9 +20,11 @@ import type { RiskCommandReply } from './risk/risk-actor.ts';
 import { tradingKinds } from './trading-kinds.ts';
 import type { Message } from '../runtime/message.ts';
 import { nodesOnHost } from '../runtime/placement.ts';
+import { startMissingNats } from '../runtime/nats-server.ts';
 import { currentHostsOf, formatProblem, loadTopology, TopologyError, type Topology } from '../runtime/topology.ts';
 import { NodeLauncher } from '../supervisors/node-launcher.ts';
-import { runNodeProcess } from '../supervisors/node-main.ts';
+import { nodePersists, runNodeProcess } from '../supervisors/node-main.ts';
+import { RemoteNodes } from '../supervisors/remote-nodes.ts';
 
 const RT_BIN = fileURLToPath(new URL('../bin/rt.mjs', import.meta.url));
 const DEFAULT_TOPOLOGY = process.env.RT_TOPOLOGY ?? 'topology.yaml';
@@ -32,11 +36,17 @@ usage: rt <command> [options]
 commands:
   up [--topology F] [--host H] [--nodes a,b] [--log-dir D] [--replay F.gz ... [--speed 1|10|max]]
                       start every node of this host as a pinned process, restart the ones that die,
-                      show one status line per node and the trading progress; Ctrl-C / SIGTERM stops
+                      show one status line per node (other hosts' nodes over NATS) and the trading
+                      progress; Ctrl-C / SIGTERM stops
                       them all and prints a report. --replay trades recorded files (the symbols and
                       market come from the files) and stops once they are fully traded
   node <name> [--topology F]
                       run one node in this process (what systemd units and \`rt up\` run)
+  inspect [<actor>] [--peek N] [--topology F] [--host H] [--nats URL]
+                      ask a running actor over NATS for its mailbox (depth, capacity, oldest
+                      message, the next N messages), counters and state; no actor: every node's
+                      actors (what \`nats req rt.<cluster>.inspect.<actor> ''\` answers)
+  decode              one envelope frame on stdin as JSON (for \`nats sub --translate 'rt decode'\`)
   feed [--file F.gz]... [--speed 1|10|max] [--port 9400] [--symbols A,B] [--seed N] [--gap-every N]
                       serve market data in Binance's format (combined-stream WebSocket + REST depth):
                       a replay of recorded files, or the built-in synthetic feed when no --file
@@ -72,6 +82,10 @@ export async function main(argv: string[]): Promise<number> {
         return await dbCommand(rest, DEFAULT_TOPOLOGY);
       case 'node':
         return await nodeCommand(rest);
+      case 'inspect':
+        return await inspectCommand(rest, DEFAULT_TOPOLOGY);
+      case 'decode':
+        return await decodeCommand();
       case 'up':
         return await upCommand(rest);
       case 'feed':
@@ -87,7 +101,7 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(HELP);
         return command === undefined ? 2 : 0;
       default:
-        process.stderr.write(`rt: unknown command "${command}": expected one of up, node, feed, kill-switch, flatten, validate, db, help\n`);
+        process.stderr.write(`rt: unknown command "${command}": expected one of up, node, inspect, decode, feed, kill-switch, flatten, validate, db, help\n`);
         return 2;
     }
   } catch (e) {
@@ -205,25 +219,39 @@ async function upCommand(args: string[]): Promise<number> {
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   // This host's database, before any node: DATABASE_URL's, or the embedded server (owned by this
-  // `rt up` unless one already runs on persistence.data_dir). Every node gets its URL.
-  let database: Database;
-  try {
-    database = await openDatabase({
-      url: process.env.DATABASE_URL,
-      dataDir: resolve(topology.persistence.dataDir),
-      port: topology.persistence.port,
-      poolMax: 1,
-    });
-  } catch (e) {
-    if (!(e instanceof DatabaseError)) throw e;
-    process.stderr.write(`rt up: ${e.message}\nrt up: no node started\n`);
-    return 1;
+  // `rt up` unless one already runs on persistence.data_dir). Every node gets its URL. A host none
+  // of whose nodes persists needs none.
+  const registry = kinds();
+  const persists = nodes.some((n) => nodePersists(topology, n, registry));
+  let database: Database | undefined;
+  if (persists) {
+    try {
+      database = await openDatabase({
+        url: process.env.DATABASE_URL,
+        dataDir: resolve(topology.persistence.dataDir),
+        port: topology.persistence.port,
+        poolMax: 1,
+      });
+    } catch (e) {
+      if (!(e instanceof DatabaseError)) throw e;
+      process.stderr.write(`rt up: ${e.message}\nrt up: no node started\n`);
+      return 1;
+    }
   }
-  process.stdout.write(`rt up: database ${maskUrl(database.url)}${database.embedded ? ` (embedded, data ${resolve(topology.persistence.dataDir)})` : ''}\n`);
+  if (database) process.stdout.write(`rt up: database ${maskUrl(database.url)}${database.embedded ? ` (embedded, data ${resolve(topology.persistence.dataDir)})` : ''}\n`);
+  else process.stdout.write(`rt up: no database (no actor of ${nodes.join(', ')} persists)\n`);
   if (running.stopRequested) {
-    await database.close();
+    await database?.close();
     return 0;
   }
+  // The other hosts' nodes, heard over NATS: the status, the report and the end of a replay are the cluster's.
+  const others = Object.keys(topology.nodes).filter((n) => topology.nodes[n].host !== host);
+  const remote =
+    others.length > 0 && topology.hosts[host].nats.length > 0
+      ? new RemoteNodes({ servers: topology.hosts[host].nats, cluster: topology.cluster, nodes: others, everyMs: 1000, name: `rt up ${topology.cluster} ${host}` })
+      : undefined;
+  remote?.start();
+  const localNats = others.length === 0 ? await startMissingNats(topology.hosts[host].nats, (line) => process.stdout.write(`rt up: ${line}\n`)) : undefined;
   const launcher = new NodeLauncher({
     topologyFile: file,
     topology,
@@ -236,7 +264,8 @@ async function upCommand(args: string[]): Promise<number> {
     stopTimeoutMs: 10_000,
     progress: tradingProgress,
     finished: replay.length > 0 ? replayFinished() : undefined,
-    env: { DATABASE_URL: database.url },
+    env: database ? { DATABASE_URL: database.url } : {},
+    remote,
   });
   process.stdout.write(`rt up: host ${host}, nodes ${nodes.join(', ')} (logs in ${resolve(values['log-dir'] ?? '.data/logs')})\n`);
   running.launcher = launcher;
@@ -246,7 +275,9 @@ async function upCommand(args: string[]): Promise<number> {
     code = await launcher.done;
   } finally {
     // After every node has stopped: nothing writes to the database any more.
-    await database.close();
+    await database?.close();
+    await remote?.stop();
+    await localNats?.stop();
   }
   process.stdout.write(`${tradingReport(launcher.gauges())}\n`);
   return code;

@@ -51,6 +51,8 @@ export interface NodeInspection {
   pid: number;
   actors: { address: string; depth: number; capacity: number; handled: number; restarts: number }[];
   transports: Record<string, unknown>;
+  /** what the node's actors, journal and transports want an operator to see */
+  gauges: Record<string, number | string>;
 }
 
 export class InspectRequestError extends Error {
@@ -121,14 +123,14 @@ export function inspectAddress(system: ActorSystem, address: string, peek: numbe
   return inspectCell(cell, system.node, peek, performance.now());
 }
 
-export function inspectNode(system: ActorSystem, cluster: string, transports: () => Record<string, unknown>): NodeInspection {
+export function inspectNode(system: ActorSystem, cluster: string, transports: () => Record<string, unknown>, gauges: () => Record<string, number | string> = () => system.gauges.snapshot()): NodeInspection {
   const actors = [];
   for (const address of system.localAddresses()) {
     const cell = system.cellOf(address);
     if (!cell) continue;
     actors.push({ address, depth: cell.mailbox.size, capacity: cell.mailbox.capacity, handled: cell.handled, restarts: cell.restarts });
   }
-  return { node: system.node, cluster, pid: process.pid, actors, transports: plain(transports()) as Record<string, unknown> };
+  return { node: system.node, cluster, pid: process.pid, actors, transports: plain(transports()) as Record<string, unknown>, gauges: gauges() };
 }
 
 export interface InspectionServiceOptions {
@@ -140,6 +142,8 @@ export interface InspectionServiceOptions {
   metadata?: Record<string, string>;
   /** the node's transport counters, for the node endpoint */
   transports: () => Record<string, unknown>;
+  /** the node's gauges, for the node endpoint (default: its actors') */
+  gauges?: () => Record<string, number | string>;
 }
 
 /** Answers with f's JSON; a refusal is thrown as a ServiceError, which the micro service counts (`nats micro stats`) and sends as the error headers. */
@@ -181,7 +185,7 @@ export async function startInspectionService(nc: NatsConnection, system: ActorSy
     subject: nodeSubject(o.cluster, system.node),
     metadata: { node: system.node },
     handler: (err, msg) => {
-      if (!err) answer(msg, () => inspectNode(system, o.cluster, o.transports));
+      if (!err) answer(msg, () => inspectNode(system, o.cluster, o.transports, o.gauges));
     },
   });
   return service;

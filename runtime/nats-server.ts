@@ -3,6 +3,7 @@
 // and by the tests and benches, which start their own on free ports and stop them. Several of
 // them form one cluster with routes, as one server per host does in production.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { connect } from 'node:net';
 
 /** Longest wait for a started server to say it is ready. */
 const START_TIMEOUT_MS = 10_000;
@@ -116,4 +117,42 @@ export class NatsServer {
     await this.exited;
     clearTimeout(timer);
   }
+}
+
+/** Whether something accepts TCP connections at host:port (within 500 ms). */
+export function listening(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host, port });
+    const done = (ok: boolean): void => {
+      s.destroy();
+      resolve(ok);
+    };
+    s.setTimeout(500, () => done(false));
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+  });
+}
+
+/**
+ * For a topology on one host, where NATS carries inspection only: the servers of the host's list
+ * that are on this machine and not running are started (and stopped by stop()), so `rt up` needs
+ * no NATS setup, as it needs no database setup. Across hosts NATS is a cluster operators run
+ * (ansible/systemd), and nothing is started.
+ */
+export async function startMissingNats(urls: readonly string[], say: (line: string) => void): Promise<{ stop(): Promise<void> }> {
+  const started: NatsServer[] = [];
+  for (const url of urls) {
+    const u = new URL(url);
+    const host = u.hostname;
+    const port = Number(u.port || 4222);
+    if (!['127.0.0.1', 'localhost', '::1'].includes(host)) continue;
+    if (await listening(host, port)) continue;
+    if (!natsServerInstalled()) {
+      say(`nats-server is not installed: no inspection over NATS at ${url} (apt-get install -y nats-server)`);
+      continue;
+    }
+    started.push(await NatsServer.start({ host: host === 'localhost' ? '127.0.0.1' : host, port, name: `rt-${port}` }));
+    say(`started nats-server at ${url} (inspection: nats req rt.<cluster>.inspect.<actor> '')`);
+  }
+  return { stop: async () => void (await Promise.all(started.map((s) => s.stop()))) };
 }

@@ -29,6 +29,8 @@ export interface LaunchOptions {
   finished?: (gauges: Record<string, number | string>) => boolean;
   /** Added to this process's environment for every node process (e.g. DATABASE_URL). */
   env?: Readonly<Record<string, string>>;
+  /** The nodes of the other hosts (over NATS): their gauges join this host's, their lines the status. */
+  remote?: { gauges(): Record<string, number | string>; lines(): string[]; readonly allHeard: boolean };
 }
 
 type NodeState = 'starting' | 'running' | 'backoff' | 'stopping' | 'stopped' | 'gave-up';
@@ -98,8 +100,14 @@ export class NodeLauncher {
   /** Every node's latest gauges, merged (gauge names are unique across nodes by convention). */
   gauges(): Record<string, number | string> {
     const all: Record<string, number | string> = {};
+    if (this.o.remote) Object.assign(all, this.o.remote.gauges());
     for (const m of this.managed.values()) Object.assign(all, m.status?.gauges);
     return all;
+  }
+
+  private allReporting(): boolean {
+    for (const m of this.managed.values()) if (m.state !== 'running' || m.status === undefined) return false;
+    return this.o.remote?.allHeard ?? true;
   }
 
   pids(): Record<string, number | undefined> {
@@ -127,7 +135,9 @@ export class NodeLauncher {
     proc.on('message', (msg: NodeStatus) => {
       if (!msg || msg.type !== 'node-status') return;
       m.status = msg;
-      if (this.o.finished && !this.stopping && this.o.finished(this.gauges())) {
+      // Finished only with every node reporting: a node that cannot start reports nothing, and
+      // the gauges without it could look finished (no open orders) when nothing was traded.
+      if (this.o.finished && !this.stopping && this.allReporting() && this.o.finished(this.gauges())) {
         this.log('finished; stopping every node');
         void this.stop();
       }
@@ -225,7 +235,7 @@ export class NodeLauncher {
   }
 
   private drawStatus(): void {
-    const lines = [...this.statusLines(), ...(this.o.progress?.(this.gauges()) ?? [])];
+    const lines = [...this.statusLines(), ...(this.o.remote?.lines() ?? []), ...(this.o.progress?.(this.gauges()) ?? [])];
     if (this.o.tty && this.drawnLines) this.o.out.write(`\x1b[${this.drawnLines}A\x1b[J`);
     this.o.out.write(lines.join('\n') + '\n');
     this.drawnLines = this.o.tty ? lines.length : 0;

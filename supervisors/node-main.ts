@@ -61,20 +61,7 @@ export async function startNode(topology: Topology, node: string, kinds: KindReg
   // Resolve every behaviour first: a bad kind or option fails the start before anything is bound.
   const dynamic = new DynamicChildren();
   const root = nodeRootSupervisor(topology, node, kinds, dynamic);
-  // Every pattern's kind must exist before anything starts, not on its first message; and the
-  // node opens the database only if one of its actors persists.
-  let persists = false;
-  for (const key of spec.actors) {
-    const a = topology.actors[key];
-    if (a.pattern && !kinds.has(a.kind)) kinds.create(a.kind, { address: key, node, options: a.options });
-    if (!persists && kinds.has(a.kind)) {
-      try {
-        persists = isPersistent(kinds.create(a.kind, { address: a.pattern ? key.replace('*', 'PROBE1') : key, node, options: a.options }));
-      } catch {
-        // An entity kind that refuses a made-up address: it is started (and checked) on its first message.
-      }
-    }
-  }
+  const persists = nodePersists(topology, node, kinds);
   const log = createLogger({ node });
   const pinned = opts.pin === false ? { cores: [] as number[] } : pinProcess(spec.cores);
   if ('error' in pinned && pinned.error) log.warn({ want: spec.cores, inForce: pinned.cores, error: pinned.error }, 'could not pin');
@@ -221,6 +208,7 @@ async function startNats(
       version: VERSION,
       metadata: { host: spec.host },
       transports: () => ({ ipc: ipc.stats(), ...(result.nats ? { nats: result.nats.stats() } : {}) }),
+      gauges: () => nodeGauges(system, node, result.nats),
     });
   });
   system.events.on('transport-gap', (e: { transport: string; node: string; from: number; to: number }) =>
@@ -240,6 +228,26 @@ async function startNats(
     });
   }
   return result;
+}
+
+/**
+ * Whether one of the node's actors persists (then the node opens the database). Also checks that
+ * every pattern's kind exists before anything starts, not on its first message.
+ */
+export function nodePersists(topology: Topology, node: string, kinds: KindRegistry): boolean {
+  let persists = false;
+  for (const key of topology.nodes[node].actors) {
+    const a = topology.actors[key];
+    if (a.pattern && !kinds.has(a.kind)) kinds.create(a.kind, { address: key, node, options: a.options });
+    if (!persists && kinds.has(a.kind)) {
+      try {
+        persists = isPersistent(kinds.create(a.kind, { address: a.pattern ? key.replace('*', 'PROBE1') : key, node, options: a.options }));
+      } catch {
+        // An entity kind that refuses a made-up address: it is started (and checked) on its first message.
+      }
+    }
+  }
+  return persists;
 }
 
 /** The journal as an operator sees it: available or not, and how far behind. */
@@ -268,6 +276,11 @@ function natsGauges(t: NatsTransport | undefined, node: string): Record<string, 
   };
 }
 
+/** Every gauge of a node: its actors', its journal's and its NATS transport's. */
+function nodeGauges(system: ActorSystem, node: string, nats: NatsTransport | undefined): Record<string, number | string> {
+  return { ...system.gauges.snapshot(), ...journalGauges(system.journal, node), ...natsGauges(nats, node) };
+}
+
 /** Node status as `rt up` shows it. */
 export function nodeStatus(n: RunningNode, node: string, msgsPerS: number): NodeStatus {
   let restarts = 0;
@@ -282,7 +295,7 @@ export function nodeStatus(n: RunningNode, node: string, msgsPerS: number): Node
     restarts,
     deadLetters: n.system.deadLetters.total,
     held: n.transport.stats().links.reduce((s, l) => s + l.held, 0) + (n.nats?.stats().links.reduce((s, l) => s + l.held, 0) ?? 0),
-    gauges: { ...n.system.gauges.snapshot(), ...journalGauges(n.journal, node), ...natsGauges(n.nats, node) },
+    gauges: nodeGauges(n.system, node, n.nats),
   };
 }
 

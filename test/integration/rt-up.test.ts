@@ -17,7 +17,8 @@ const RT = join(import.meta.dirname, '../../bin/rt.mjs');
  * Three real node processes under `rt up`, over ZeroMQ ipc:
  *   gen (ticker) -> relay (forward) -> store (sink)
  * The test process joins as a fourth node, `probe`, to ask the sink for its counts.
- * `rt up` owns an embedded PostgreSQL of its own (folder and port of the test's).
+ * `rt up` owns an embedded PostgreSQL of its own (folder and port of the test's), since the store
+ * node holds a persistent actor (position); every node is given its URL.
  */
 const TOPOLOGY = (ipcDir: string, pgDir: string, pgPort: number) => `
 cluster: itest
@@ -28,11 +29,13 @@ persistence: { data_dir: ${pgDir}, port: ${pgPort} }
 nodes:
   gen:   { host: local, cores: [0], actors: [ticker], restart: { max_restarts: 5, within_s: 60, backoff_min_ms: 50, backoff_max_ms: 500 } }
   relay: { host: local, cores: [1], actors: [relay], restart: { max_restarts: 5, within_s: 60, backoff_min_ms: 50, backoff_max_ms: 500 } }
-  store: { host: local, cores: [1], actors: [sink] }
+  store: { host: local, cores: [1], actors: [sink, position] }
 actors:
   ticker: { kind: ticker, options: { target: relay, interval_ms: 5, burst: 5 } }
   relay:  { kind: forward, options: { target: sink } }
   sink:   { kind: sink, mailbox: { capacity: 100000, policy: reject } }
+  # persists (event-sourced), so rt up opens the database; its venue gateway is absent on purpose
+  position: { kind: position, options: { reconcile_every_ms: 600000 } }
 `;
 
 let dir: string;
