@@ -35,6 +35,8 @@ export interface PinnedProcessOptions {
   env?: NodeJS.ProcessEnv;
   /** Names the child in forwarded output and error messages. */
   label?: string;
+  /** Run inside this network namespace (`ip netns exec`): a simulated host. */
+  netns?: string;
 }
 
 export interface ChildExit {
@@ -60,11 +62,10 @@ export class PinnedProcess {
     const file = options.file instanceof URL ? fileURLToPath(options.file) : options.file;
     this.label = options.label ?? file.split('/').slice(-2).join('/');
     this.cores = options.cores;
-    this.#child = spawn(
-      'taskset',
-      ['-c', options.cores, process.execPath, '--import', TSX_LOADER, file, ...(options.args ?? [])],
-      { stdio: ['pipe', 'pipe', 'pipe'], env: options.env ?? process.env },
-    );
+    const pinned = ['taskset', '-c', options.cores, process.execPath, '--import', TSX_LOADER, file, ...(options.args ?? [])];
+    // `ip netns exec` and taskset both exec their command: the child's pid is the node process's.
+    const argv = options.netns ? ['ip', 'netns', 'exec', options.netns, ...pinned] : pinned;
+    this.#child = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env: options.env ?? process.env });
     createInterface({ input: this.#child.stdout! }).on('line', (line) => this.#onLine(line));
     createInterface({ input: this.#child.stderr! }).on('line', (line) => {
       this.#stderr_tail.push(line);

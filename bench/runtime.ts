@@ -5,7 +5,7 @@ import { PINGPONG_DEFAULTS, addPingPongFigures, describePingPong } from './raw/p
 import { measureUdsPingPong } from './raw/uds-pingpong.ts';
 import { measureZmqPingPong } from './raw/zmq-pingpong.ts';
 import { BenchReport } from './report.ts';
-import { measureRuntimeIpcOneway } from './runtime-ipc-oneway.ts';
+import { measureRuntimeOneway } from './runtime-oneway.ts';
 import { measureRuntimeIpcPingPong } from './runtime-ipc-pingpong.ts';
 
 /**
@@ -80,7 +80,7 @@ const ONEWAY_ROUNDS = Math.max(5, rounds);
 console.log(`ipc one-way throughput, ${ONEWAY_ROUNDS} rounds...`);
 const oneways = [];
 for (let i = 0; i < ONEWAY_ROUNDS; i++) {
-  const r = await measureRuntimeIpcOneway();
+  const r = await measureRuntimeOneway();
   console.log(`round ${i + 1} ipc one-way ${Math.round(r.msgs_per_s).toLocaleString('en-US')} msg/s (other-cpu ${r.interference_pct.toFixed(1)}%)`);
   oneways.push(r);
 }

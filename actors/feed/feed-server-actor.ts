@@ -26,6 +26,8 @@ export interface MarketServerConfig {
   /** withhold one diff every N per symbol (0: never) */
   gapEvery: number;
   startNow?: boolean;
+  /** replay: pause after each symbol's first diff until its snapshot is asked for (ReplayServerOptions.syncStart) */
+  syncStart?: boolean;
 }
 
 export type FeedServerOptions = MarketServerConfig & {
@@ -54,6 +56,8 @@ export function feedServerOptions(ctx: KindContext): FeedServerOptions {
   const symbols = o.symbols ?? [...SYNTHETIC_DEFAULT_SYMBOLS];
   if (!Array.isArray(symbols) || !symbols.every((s) => typeof s === 'string')) throw new TypeError(`${where}.symbols: expected a list of symbols, got ${JSON.stringify(symbols)}`);
   const port = int('port', 9400, 0, 65535);
+  const syncStart = o.sync_start ?? source === 'replay';
+  if (typeof syncStart !== 'boolean') throw new TypeError(`${where}.sync_start: expected true or false, got ${JSON.stringify(syncStart)}`);
   const venue = venueServerOptions(`${where}.venue`, o.venue, port);
   return {
     source,
@@ -66,6 +70,7 @@ export function feedServerOptions(ctx: KindContext): FeedServerOptions {
     seed: int('seed', 1, -(2 ** 31), 2 ** 31 - 1),
     gapEvery: int('gap_every', 0, 0, 1_000_000_000),
     diffsPerSecond: int('diffs_per_s', 50, 1, 100_000),
+    syncStart,
   };
 }
 
@@ -105,7 +110,7 @@ export const feedServer = (opts: FeedServerOptions): Behavior<Msg, State> => ({
     const s: State = { server: undefined, venue: undefined, closed: false };
     const log = createLogger({ node: ctx.system.node, actor: ctx.self.address });
     openSource(opts)
-      .then((source) => ReplayServer.start(source, { host: opts.host, port: opts.port, speed: opts.speed, log: (line) => log.info(line) }))
+      .then((source) => ReplayServer.start(source, { host: opts.host, port: opts.port, speed: opts.speed, syncStart: opts.syncStart, log: (line) => log.info(line) }))
       .then(
         (server) => {
           // Stopped (or restarted) while starting: do not leak the port.

@@ -46,6 +46,10 @@ export const CLIENTS_MAX = 256;
 export const STREAMS_PER_CLIENT_MAX = 1024;
 /** protocol pings; a client that has not answered the previous one is dropped (0: no pings) */
 export const PING_INTERVAL_MS = 20_000;
+/** syncStart: longest pause after a symbol's first diff for its snapshot request */
+export const SYNC_START_WAIT_MS = 5000;
+const NOOP = (): void => undefined;
+
 /** default snapshot depth per side when the request has no `limit` */
 export const DEPTH_LIMIT_DEFAULT_LEVELS = 1000;
 /** events handled between two turns of the event loop, so requests and new clients are served */
@@ -85,6 +89,13 @@ export interface ReplayServerOptions {
   startNow?: boolean;
   /** start the replay clock when this many clients are connected (so all see it from the start); default 1 */
   startAfterClients?: number;
+  /**
+   * Pause after each symbol's first depth diff until that symbol's REST snapshot is asked for (at
+   * most SYNC_START_WAIT_MS): a client's book then syncs on the same snapshot in every run, and
+   * the same recorded data gives the same book, tops and signals, however fast the client is.
+   * Default false.
+   */
+  syncStart?: boolean;
   /** default CLIENT_BUFFER_MAX_BYTES */
   clientBufferMaxBytes?: number;
   /** default CLIENT_LAG_MAX_BYTES */
@@ -150,6 +161,7 @@ interface Settings {
   speed: ReplaySpeed;
   startNow: boolean;
   startAfterClients: number;
+  syncStart: boolean;
   clientBufferMaxBytes: number;
   clientLagMaxBytes: number;
   clientStallMaxMs: number;
@@ -328,6 +340,17 @@ export class ReplayServer {
           if (signal.aborted) break;
         }
         this.handle(ev, paced);
+        if (this.o.syncStart && ev.kind === 'depth' && !ev.withheld && !this.depthSeen.has(ev.symbol)) {
+          this.depthSeen.add(ev.symbol);
+          this.flush();
+          if (!(await this.untilSnapshotAsked(ev.symbol))) break;
+          sinceTurn = 0;
+          if (paced && firstNs !== undefined) {
+            // The wait is not replay time: the recorded gaps after it keep their length.
+            firstNs = ev.recvNs;
+            wallStartMs = performance.now();
+          }
+        }
       }
       this.flush();
       if (signal.aborted) return;
@@ -346,6 +369,19 @@ export class ReplayServer {
     } finally {
       await events.return?.(undefined);
     }
+  }
+
+  /** syncStart: symbols whose first diff went out, and those whose snapshot was asked for. */
+  private readonly depthSeen = new Set<string>();
+  private readonly snapshotAsked = new Map<string, () => void>();
+
+  /** Resolves true once `symbol`'s snapshot is asked for or SYNC_START_WAIT_MS have passed; false if the server closes. */
+  private async untilSnapshotAsked(symbol: string): Promise<boolean> {
+    if (this.snapshotAsked.has(symbol) && this.snapshotAsked.get(symbol) === NOOP) return true;
+    const asked = new Promise<void>((resolve) => this.snapshotAsked.set(symbol, resolve));
+    await Promise.race([asked, sleep(SYNC_START_WAIT_MS), aborted(this.abort.signal)]);
+    this.snapshotAsked.set(symbol, NOOP);
+    return !this.abort.signal.aborted;
   }
 
   /** One event: the exchange book first (a snapshot request right after sees it), then the clients. */
@@ -566,6 +602,9 @@ export class ReplayServer {
       return { status: 400, body: { code: -1100, msg: `Illegal value for parameter 'limit': ${JSON.stringify(limitText)}; expected an integer in 1..${DEPTH_LIMIT_MAX_LEVELS}.` } };
     }
     const v = book.depth(limit);
+    const waiting = this.snapshotAsked.get(book.symbol);
+    this.snapshotAsked.set(book.symbol, NOOP);
+    waiting?.();
     // Futures responses carry event (E) and transaction (T) times; spot ones do not. The book
     // keeps one time, the newest diff's E, and serves it as both.
     const body = api === 'usdm' ? { lastUpdateId: v.lastUpdateId, E: v.eventMs, T: v.eventMs, bids: v.bids, asks: v.asks } : { lastUpdateId: v.lastUpdateId, bids: v.bids, asks: v.asks };
@@ -616,6 +655,7 @@ function settings(o: ReplayServerOptions): Settings {
     speed,
     startNow: o.startNow ?? false,
     startAfterClients: positive('startAfterClients', o.startAfterClients, 1),
+    syncStart: o.syncStart ?? false,
     clientBufferMaxBytes: positive('clientBufferMaxBytes', o.clientBufferMaxBytes, CLIENT_BUFFER_MAX_BYTES),
     clientLagMaxBytes: positive('clientLagMaxBytes', o.clientLagMaxBytes, CLIENT_LAG_MAX_BYTES),
     clientStallMaxMs: positive('clientStallMaxMs', o.clientStallMaxMs, CLIENT_STALL_MAX_MS),

@@ -79,11 +79,9 @@ export function decisionRuleFor(opts: SignalOptions, model: ModelMetadata, where
 }
 
 export type SignalStatusRequest = { type: 'signal-status' };
-type ModelLoaded = { type: 'model-loaded'; model: OnnxSignalModel };
-type ModelFailed = { type: 'model-failed'; error: Error };
 type Inferred = { type: 'inferred'; symbols: string[]; tops: BookTop[]; p: Float32Array };
 type InferFailed = { type: 'infer-failed'; error: Error };
-export type SignalMsg = BookTop | BookStale | SignalStatusRequest | ModelLoaded | ModelFailed | Inferred | InferFailed;
+export type SignalMsg = BookTop | BookStale | SignalStatusRequest | Inferred | InferFailed;
 
 interface SymbolState {
   features: FeatureState;
@@ -233,11 +231,19 @@ export const signal = (opts: SignalOptions): Behavior<SignalMsg, State> => {
 
   return {
     init(ctx) {
-      const self = ctx.self;
-      OnnxSignalModel.load(opts.modelFile).then(
-        (model) => self.tell({ type: 'model-loaded', model }),
-        (e: unknown) => self.tell({ type: 'model-failed', error: e instanceof Error ? e : new Error(String(e)) }),
-      );
+      // No top is handled before the model is loaded: they wait in the mailbox (conflated or
+      // back-pressured by its policy), so what is decided on which top does not depend on how
+      // long loading took. Without a model there is no signal: a failed load fails the actor, so
+      // the supervisor (and the operator) knows.
+      const loading = OnnxSignalModel.load(opts.modelFile).catch((e: unknown) => {
+        throw new Error(`signal model ${opts.modelFile} could not be loaded: ${e instanceof Error ? e.message : String(e)}`);
+      });
+      ctx.suspendUntil(loading, (st: State, model: OnnxSignalModel) => {
+        st.model = model;
+        // Throws (the actor fails) when neither the options nor the model give a threshold.
+        st.rule = decisionRuleFor(opts, model.metadata, `actor ${ctx.self.address}: options`);
+        return st;
+      });
       return {
         model: undefined,
         rule: undefined,
@@ -277,15 +283,6 @@ export const signal = (opts: SignalOptions): Behavior<SignalMsg, State> => {
           }
           return s;
         }
-        case 'model-loaded':
-          s.model = msg.model;
-          // Throws (the actor fails) when neither the options nor the model give a threshold.
-          s.rule = decisionRuleFor(opts, msg.model.metadata, `actor ${ctx.self.address}: options`);
-          runBatch(s, ctx);
-          return s;
-        case 'model-failed':
-          // Without a model there is no signal: fail, so the supervisor (and the operator) knows.
-          throw new Error(`signal model ${opts.modelFile} could not be loaded: ${msg.error.message}`);
         case 'inferred': {
           s.inflight = false;
           const rule = s.rule;

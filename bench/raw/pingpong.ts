@@ -30,6 +30,11 @@ export interface PingPongOptions {
   args: readonly string[];
   /** Re-pin named threads (e.g. libzmq's "ZMQbg/IO") away from the JS thread before timing starts. */
   thread_pins?: { name_prefix: string; client_cores?: string; echo_cores?: string };
+  /** Other processes on the measured path (e.g. nats-servers): their CPU is not interference. */
+  path_pids?: readonly number[];
+  /** Network namespaces (simulated hosts) of the two processes, when they run on different ones. */
+  client_netns?: string;
+  echo_netns?: string;
   /** Called once both processes run and the client has been told to go, e.g. to attach a tracer. */
   on_started?: (pids: { client: number; echo: number }) => void;
 }
@@ -91,14 +96,14 @@ export async function runPingPong(script: URL, overrides: Partial<PingPongOption
   let echo: PinnedProcess | undefined;
   let client: PinnedProcess | undefined;
   try {
-    echo = PinnedProcess.start({ file: script, cores: options.echo_cores, args: ['--role', 'echo', ...common], label: `${name} echo` });
+    echo = PinnedProcess.start({ file: script, cores: options.echo_cores, args: ['--role', 'echo', ...common], label: `${name} echo`, netns: options.echo_netns });
     await echo.ready(() => null);
-    client = PinnedProcess.start({ file: script, cores: options.client_cores, args: ['--role', 'client', ...common], label: `${name} client` });
+    client = PinnedProcess.start({ file: script, cores: options.client_cores, args: ['--role', 'client', ...common], label: `${name} client`, netns: options.client_netns });
     await client.ready(() => null);
     const pins = options.thread_pins;
     if (pins?.echo_cores !== undefined) await requirePinned(echo, pins.name_prefix, pins.echo_cores);
     if (pins?.client_cores !== undefined) await requirePinned(client, pins.name_prefix, pins.client_cores);
-    const interference = new CpuInterference([client.pid, echo.pid]);
+    const interference = new CpuInterference([client.pid, echo.pid, ...(options.path_pids ?? [])]);
     interference.start();
     client.signal('go');
     options.on_started?.({ client: client.pid, echo: echo.pid });
@@ -128,9 +133,9 @@ async function requirePinned(child: PinnedProcess, name_prefix: string, cores: s
  * The entry point of a ping-pong transport script: started with `--role` (by runPingPong) it runs
  * that role; run alone (`node --import tsx <script>`) it measures once and prints one line.
  */
-export async function pingPongScript(moduleUrl: string, roles: PingPongRoles, label: string): Promise<void> {
+export async function pingPongScript(moduleUrl: string, roles: PingPongRoles, label: string, extra_options: Record<string, { type: 'string' | 'boolean' }> = {}): Promise<void> {
   if (!isEntryScript(moduleUrl)) return;
-  if (process.argv.includes('--role')) runPinnedChild(() => runPingPongRole(pingPongRoleConfig(), roles));
+  if (process.argv.includes('--role')) runPinnedChild(() => runPingPongRole(pingPongRoleConfig(extra_options), roles));
   else console.log(describePingPong(label, await runPingPong(new URL(moduleUrl))));
 }
 

@@ -45,8 +45,8 @@ function canUseNetns(): boolean {
 const CLIENT_PORT = 4222;
 const ROUTE_PORT = 6222;
 
-/** Builds `names.length` hosts. `prefer: 'loopback'` skips namespaces even as root. */
-export async function simulateHosts(names: string[], o: { prefer?: 'netns' | 'loopback' } = {}): Promise<SimulatedHosts> {
+/** Builds `names.length` hosts. `prefer: 'loopback'` skips namespaces even as root; `cores` pins a host's nats-server. */
+export async function simulateHosts(names: string[], o: { prefer?: 'netns' | 'loopback'; cores?: Record<string, string> } = {}): Promise<SimulatedHosts> {
   const mode = o.prefer !== 'loopback' && canUseNetns() ? 'netns' : 'loopback';
   // A short id keeps interface names under 15 characters and apart from a parallel run's.
   const id = `${process.pid % 10000}${Math.floor(Math.random() * 100)}`;
@@ -104,6 +104,7 @@ export async function simulateHosts(names: string[], o: { prefer?: 'netns' | 'lo
     clusterPort: specs[i].routePort,
     routes: specs.filter((_, j) => j !== i).map((s) => `nats://${s.address}:${s.routePort}`),
     netns: specs[i].netns,
+    cores: o.cores?.[specs[i].name],
   });
   const hosts: SimulatedHost[] = [];
   try {
