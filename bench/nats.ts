@@ -1,10 +1,10 @@
-import { parseArgs } from 'node:util';
 import { simulateHosts } from '../test/support/simulated-hosts.ts';
 import { runAlternating } from './alternating-rounds.ts';
-import { measureRuntimeNatsPingPong } from './nats-pingpong.ts';
+import { measureRuntimePingPong } from './runtime-pingpong.ts';
 import { measureNatsPingPong } from './raw/nats-pingpong.ts';
 import { PINGPONG_DEFAULTS, addPingPongFigures, describePingPong } from './raw/pingpong.ts';
 import { BenchReport } from './report.ts';
+import { roundTripArgs } from './suite-args.ts';
 import { measureRuntimeOneway } from './runtime-oneway.ts';
 
 /**
@@ -18,15 +18,7 @@ import { measureRuntimeOneway } from './runtime-oneway.ts';
  *   npm run bench -- nats [--rounds 3] [--round-trips 100000]
  */
 
-const { values } = parseArgs({
-  args: process.argv.slice(2),
-  options: {
-    rounds: { type: 'string', default: '3' },
-    'round-trips': { type: 'string', default: String(PINGPONG_DEFAULTS.round_trips) },
-  },
-});
-const rounds = Number(values.rounds);
-const round_trips = Number(values['round-trips']);
+const { rounds, round_trips } = roundTripArgs();
 
 const sim = await simulateHosts(['a', 'b'], { cores: { a: '0', b: '1' } });
 const [a, b] = [sim.host('a'), sim.host('b')];
@@ -46,7 +38,7 @@ try {
   };
   console.log(`round trips across hosts: runtime vs bare nats.js request/reply, ${rounds} alternating rounds...`);
   const pings = await runAlternating(
-    { nats: () => measureRuntimeNatsPingPong(pingOptions), nats_raw: () => measureNatsPingPong(pingOptions) },
+    { nats: () => measureRuntimePingPong(pingOptions), nats_raw: () => measureNatsPingPong(pingOptions) },
     rounds,
     (name, round, result) => console.log(describePingPong(`round ${round} ${name}`, result)),
   );

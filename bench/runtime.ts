@@ -1,12 +1,12 @@
-import { parseArgs } from 'node:util';
 import { runAlternating } from './alternating-rounds.ts';
 import { measureInproc } from './inproc.ts';
 import { PINGPONG_DEFAULTS, addPingPongFigures, describePingPong } from './raw/pingpong.ts';
 import { measureUdsPingPong } from './raw/uds-pingpong.ts';
 import { measureZmqPingPong } from './raw/zmq-pingpong.ts';
 import { BenchReport } from './report.ts';
+import { roundTripArgs } from './suite-args.ts';
 import { measureRuntimeOneway } from './runtime-oneway.ts';
-import { measureRuntimeIpcPingPong } from './runtime-ipc-pingpong.ts';
+import { measureRuntimePingPong } from './runtime-pingpong.ts';
 
 /**
  * Suite `runtime` (BENCH.md): in-process throughput on one pinned core; cross-node round trips
@@ -17,15 +17,7 @@ import { measureRuntimeIpcPingPong } from './runtime-ipc-pingpong.ts';
  *   npm run bench -- runtime [--rounds 3] [--round-trips 100000]
  */
 
-const { values } = parseArgs({
-  args: process.argv.slice(2),
-  options: {
-    rounds: { type: 'string', default: '3' },
-    'round-trips': { type: 'string', default: String(PINGPONG_DEFAULTS.round_trips) },
-  },
-});
-const rounds = Number(values.rounds);
-const round_trips = Number(values['round-trips']);
+const { rounds, round_trips } = roundTripArgs();
 const pingOptions = { round_trips };
 
 const report = new BenchReport('runtime', 'npm run bench -- runtime', { pinned: true });
@@ -38,7 +30,7 @@ report.add({ name: 'inproc.pingpong.rtt_per_s', value: inproc.pingpong_rtt_per_s
 console.log(`ipc round trips: runtime vs bare zeromq vs bare unix socket, ${rounds} alternating rounds...`);
 const pings = await runAlternating(
   {
-    ipc: () => measureRuntimeIpcPingPong(pingOptions),
+    ipc: () => measureRuntimePingPong(pingOptions),
     zmq_raw: () => measureZmqPingPong(pingOptions),
     uds_raw: () => measureUdsPingPong(pingOptions),
   },
@@ -63,7 +55,7 @@ console.log(`ipc round trips with a ${LARGE_PAYLOAD_BYTES}-byte payload, ${round
 const largeOptions = { round_trips, payload_bytes: LARGE_PAYLOAD_BYTES };
 const large = await runAlternating(
   {
-    ipc_256b: () => measureRuntimeIpcPingPong(largeOptions),
+    ipc_256b: () => measureRuntimePingPong(largeOptions),
     zmq_raw_256b: () => measureZmqPingPong(largeOptions),
   },
   rounds,

@@ -2,7 +2,10 @@ import { dirname } from 'node:path';
 import type { Behavior } from '../runtime/actor.ts';
 import { ActorSystem } from '../runtime/actor-system.ts';
 import { IpcTransport } from '../runtime/ipc-transport.ts';
+import { connectNats } from '../runtime/nats-connection.ts';
+import { NatsTransport } from '../runtime/nats-transport.ts';
 import { TOPOLOGY_DEFAULTS } from '../runtime/topology.ts';
+import { NATS_FLAGS } from './raw/nats-pingpong.ts';
 import {
   pingPongScript,
   runPingPong,
@@ -14,24 +17,42 @@ import {
 } from './raw/pingpong.ts';
 
 /**
- * Ping-pong through the runtime between two node processes over ZeroMQ ipc: actor `pinger` on
- * node `ping` tells actor `echo` on node `pong`, which replies to its sender; one message in
- * flight, timed in the pinger. Everything a production message pays is paid: logical-address
- * routing, per-pair sequence numbers, msgpack frames, the mailbox and the dispatcher on both ends.
- * Run alone: `node --import tsx bench/runtime-ipc-pingpong.ts`.
+ * Ping-pong through the runtime between two node processes, over ZeroMQ ipc (one host) or, given
+ * --nats-client and --nats-echo, over NATS between two hosts (each node on its host's server):
+ * actor `pinger` on node `ping` tells actor `echo` on node `pong`, which replies to its sender;
+ * one message in flight, timed in the pinger. Everything a production message pays is paid:
+ * logical-address routing, per-link sequence numbers, msgpack frames (on rt.bench.mail.<address>
+ * over NATS), the mailbox and the dispatcher on both ends.
+ * Run alone: `node --import tsx bench/runtime-pingpong.ts`.
  */
 
 type Ping = { type: 'ping'; payload: Uint8Array };
 
 const placement: Record<string, string> = { echo: 'pong', pinger: 'ping' };
 
+/** Until the peer's heartbeat is heard over NATS, envelopes are held: wait this long for it. */
+const PEER_WAIT_MS = 10_000;
+
 async function node(name: string, config: PingPongRoleConfig): Promise<ActorSystem> {
   const system = new ActorSystem({ node: name, nodeOf: (a) => placement[a] });
-  await IpcTransport.attach(system, { ipcDir: dirname(config.path), ...TOPOLOGY_DEFAULTS.transport });
+  const server = config.extra[name === 'ping' ? 'nats-client' : 'nats-echo'];
+  if (typeof server !== 'string') {
+    await IpcTransport.attach(system, { ipcDir: dirname(config.path), ...TOPOLOGY_DEFAULTS.transport });
+    return system;
+  }
+  const nc = await connectNats([server], `bench ${name}`);
+  const transport = new NatsTransport(system, nc, { cluster: 'bench', keys: [name === 'ping' ? 'pinger' : 'echo'], ...TOPOLOGY_DEFAULTS.transport });
+  system.attachTransport(transport);
+  transport.start();
+  for (const end = Date.now() + PEER_WAIT_MS; name === 'ping' && !transport.canSend('pong'); ) {
+    if (Date.now() > end) throw new Error(`node pong not heard over NATS within ${PEER_WAIT_MS} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
   return system;
 }
 
-export function measureRuntimeIpcPingPong(options: Partial<PingPongOptions> = {}): Promise<PingPongResult> {
+/** Over ipc; over NATS when options.args give --nats-client and --nats-echo. */
+export function measureRuntimePingPong(options: Partial<PingPongOptions> = {}): Promise<PingPongResult> {
   return runPingPong(new URL(import.meta.url), options);
 }
 
@@ -72,4 +93,4 @@ async function client(config: PingPongRoleConfig, run: RoundTripRun): Promise<vo
   });
 }
 
-await pingPongScript(import.meta.url, { echo, client }, 'runtime ipc (pinger core 0, echo core 1)');
+await pingPongScript(import.meta.url, { echo, client }, 'runtime (pinger core 0, echo core 1)', NATS_FLAGS);
