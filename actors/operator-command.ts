@@ -1,25 +1,43 @@
 // Operator commands that talk to a running node: `rt kill-switch on|off`, `rt flatten <symbol>`.
-// The command joins the host's IPC mesh for a moment as a node of its own (`cli-<pid>`): it binds
-// its own socket, asks the actor by its logical address, prints the answer and leaves.
+// The command joins the cluster for a moment as a node of its own (`cli-<pid>`): over IPC when
+// the actor's node is on this host (it binds its own socket), over NATS when it is on another
+// (it subscribes to its replies and beats like a node); it asks the actor by its logical address,
+// prints the answer and leaves.
 import { hostname, userInfo } from 'node:os';
 import { ActorSystem } from '../runtime/actor-system.ts';
 import { IpcTransport } from '../runtime/ipc-transport.ts';
 import type { Message } from '../runtime/message.ts';
+import type { NatsConnection } from 'nats';
+import { connectNats } from '../runtime/nats-connection.ts';
+import { NatsTransport } from '../runtime/nats-transport.ts';
 import { nodeOf } from '../runtime/placement.ts';
-import type { Topology } from '../runtime/topology.ts';
+import { currentHostsOf, type Topology } from '../runtime/topology.ts';
 
 export const OPERATOR_ASK_TIMEOUT_MS = 5000;
 
 /** Sends `msg` to `address` on the running topology and returns its reply. */
-export async function askRunning<R extends Message>(topology: Topology, address: string, msg: Message, timeoutMs = OPERATOR_ASK_TIMEOUT_MS): Promise<R> {
+export async function askRunning<R extends Message>(topology: Topology, address: string, msg: Message, timeoutMs = OPERATOR_ASK_TIMEOUT_MS, host?: string): Promise<R> {
   if (nodeOf(topology, address) === undefined) throw new Error(`no node of ${topology.file} holds "${address}"`);
+  const target = nodeOf(topology, address) as string;
   const system = new ActorSystem({ node: `cli-${process.pid}`, nodeOf: (a) => nodeOf(topology, a) });
-  const { ipcDir } = topology.transport;
-  await IpcTransport.attach(system, { ipcDir, holdMs: timeoutMs, holdMax: 16, batchMax: 16 });
+  const here = currentHostsOf(topology.hosts, host ? { currentHost: host } : {});
+  const targetHost = topology.nodes[target].host;
+  let nc: NatsConnection | undefined;
+  if (here.includes(targetHost)) {
+    await IpcTransport.attach(system, { ipcDir: topology.transport.ipcDir, holdMs: timeoutMs, holdMax: 16, batchMax: 16 });
+  } else {
+    // Another host's node: through this host's NATS servers, else the target host's.
+    const servers = here.flatMap((h) => topology.hosts[h].nats);
+    nc = await connectNats(servers.length > 0 ? servers : topology.hosts[targetHost].nats, `rt cli ${process.pid}`, { waitOnFirstConnect: false });
+    const transport = new NatsTransport(system, nc, { cluster: topology.cluster, keys: [], holdMs: timeoutMs, holdMax: 16, batchMax: 16, inboundMax: 16 });
+    system.attachTransport(transport);
+    transport.start();
+  }
   try {
     return await system.ask<R>(address, msg, timeoutMs);
   } finally {
     await system.shutdown();
+    await nc?.close();
   }
 }
 

@@ -50,10 +50,10 @@ commands:
   feed [--file F.gz]... [--speed 1|10|max] [--port 9400] [--symbols A,B] [--seed N] [--gap-every N]
                       serve market data in Binance's format (combined-stream WebSocket + REST depth):
                       a replay of recorded files, or the built-in synthetic feed when no --file
-  kill-switch on|off [--topology F]
+  kill-switch on|off [--topology F] [--host H]
                       turn the risk actor's kill switch on (breaker held open, every open order
                       cancelled) or off; the only way to change it
-  flatten <SYMBOL> [--topology F]
+  flatten <SYMBOL> [--topology F] [--host H]
                       send a reduce-only order that closes the symbol's position (allowed while
                       trading is halted)
   validate <file> [--host H]
@@ -133,11 +133,11 @@ function parse<T extends Record<string, { type: 'string' | 'boolean'; multiple?:
 }
 
 /** Asks the running risk actor; prints its answer. Exit 0 when it did what was asked, 1 otherwise. */
-async function askRisk(topologyFile: string | undefined, msg: Message): Promise<number> {
-  const topology = loadTopology(topologyFile ?? DEFAULT_TOPOLOGY);
+async function askRisk(topologyFile: string | undefined, host: string | undefined, msg: Message): Promise<number> {
+  const topology = loadTopology(topologyFile ?? DEFAULT_TOPOLOGY, host ? { currentHost: host } : {});
   let reply: RiskCommandReply;
   try {
-    reply = await askRunning<RiskCommandReply>(topology, 'risk', msg);
+    reply = await askRunning<RiskCommandReply>(topology, 'risk', msg, undefined, host);
   } catch (e) {
     process.stderr.write(`rt ${msg.type}: the risk actor did not answer (${(e as Error).message}): is its node running (rt up)?\n`);
     return 1;
@@ -147,17 +147,17 @@ async function askRisk(topologyFile: string | undefined, msg: Message): Promise<
 }
 
 async function killSwitchCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { topology: { type: 'string' } }, 1);
+  const { values, positionals } = parse(args, { topology: { type: 'string' }, host: { type: 'string' } }, 1);
   const on = positionals[0];
   if (on !== 'on' && on !== 'off') throw new UsageError(`"${on}": expected on or off`);
-  return askRisk(values.topology, { type: 'kill-switch', on: on === 'on', by: operatorName() } as Message);
+  return askRisk(values.topology, values.host, { type: 'kill-switch', on: on === 'on', by: operatorName() } as Message);
 }
 
 async function flattenCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { topology: { type: 'string' } }, 1);
+  const { values, positionals } = parse(args, { topology: { type: 'string' }, host: { type: 'string' } }, 1);
   const symbol = positionals[0];
   if (!/^[A-Z0-9]{2,20}$/.test(symbol)) throw new UsageError(`symbol "${symbol}": expected upper-case letters and digits, e.g. BTCUSDT`);
-  return askRisk(values.topology, { type: 'flatten', symbol, by: operatorName() } as Message);
+  return askRisk(values.topology, values.host, { type: 'flatten', symbol, by: operatorName() } as Message);
 }
 
 async function nodeCommand(args: string[]): Promise<number> {

@@ -177,6 +177,11 @@ export class NatsTransport implements RemoteTransport {
     return now - peer.lastSeenMs < this.silentMs;
   }
 
+  /** Whether `node` has ever been heard over NATS (a node outside the topology, such as a CLI, is reached the way it came). */
+  hears(node: string): boolean {
+    return this.peers.has(node);
+  }
+
   /** @internal whether envelopes for `node` may be published now */
   canSend(node: string): boolean {
     if (!this.connected || this.closed) return false;

@@ -200,7 +200,8 @@ async function startNats(
       const nats = new NatsTransport(system, nc, { cluster: topology.cluster, keys: spec.actors, holdMs, holdMax, batchMax, inboundMax });
       nats.start();
       result.nats = nats;
-      system.attachTransport(new TransportRouter(ipc, nats, (n) => topology.nodes[n]?.host === spec.host));
+      // A node outside the topology (an operator command's cli-<pid>) is answered over NATS if it was heard there, else over IPC.
+      system.attachTransport(new TransportRouter(ipc, nats, (n) => (topology.nodes[n] ? topology.nodes[n].host === spec.host : !nats.hears(n))));
     }
     result.service = await startInspectionService(nc, system, {
       cluster: topology.cluster,

@@ -23,6 +23,17 @@ import { natsServerInstalled } from '../../runtime/nats-server.ts';
 import { simulateHosts } from '../support/simulated-hosts.ts';
 import { finishedRun, startMultiHostReplay, startReplayRun } from './replay-run.ts';
 
+const RT = join(import.meta.dirname, '../../bin/rt.mjs');
+
+/** Runs `rt <args>` on a simulated host; its exit code and output. */
+function rtOn(sim: Awaited<ReturnType<typeof simulateHosts>>, host: string, args: string[], cwd: string): Promise<{ code: number | null; out: string }> {
+  const p = sim.spawn(host, process.execPath, [RT, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  p.stdout?.on('data', (b: Buffer) => (out += b.toString()));
+  p.stderr?.on('data', (b: Buffer) => (out += b.toString()));
+  return new Promise((resolve) => p.on('exit', (code) => resolve({ code, out })));
+}
+
 const files = [sharedDataFile('usdm-btcusdt_20240808.gz'), sharedDataFile('usdm-ethusdt_20240808.gz')];
 const haveData = Boolean(files[0] && files[1]);
 if (!haveData) console.warn('SKIPPED multi-host test: ../shared/data/binance/usdm-*.gz are absent (a fresh clone has no recorded data; CI has it)');
@@ -83,5 +94,44 @@ describe('two hosts over NATS', () => {
       }
     },
     300_000,
+  );
+
+  it.skipIf(!natsServerInstalled())(
+    'inspects risk on host b with `rt inspect` from host a, and turns its kill switch on from host a, over NATS',
+    async () => {
+      const sim = await simulateHosts(['a', 'b']);
+      const live = join(dir, 'live');
+      try {
+        // The synthetic market (no files): both hosts run until stopped.
+        const runs = await startMultiHostReplay({ dir: live, cluster: 'mhlive', files: [], speed: '1', killAfterMs: 120_000 }, sim);
+        const topology = join(live, 'topology.yaml');
+        let inspected: { code: number | null; out: string } = { code: null, out: '' };
+        for (const end = Date.now() + 60_000; Date.now() < end; ) {
+          inspected = await rtOn(sim, 'a', ['inspect', 'risk', '--topology', topology, '--host', 'a', '--peek', '3'], live);
+          if (inspected.code === 0) break;
+          await new Promise((r) => setTimeout(r, 500));
+        }
+        expect(inspected.code, inspected.out + runs.b.out()).toBe(0);
+        const risk = JSON.parse(inspected.out) as { address: string; node: string; mailbox: { capacity: number }; state: { killSwitch: { on: boolean; by: string }; breaker: { state: string } } };
+        expect(risk).toMatchObject({ address: 'risk', node: 'execution', mailbox: { capacity: 100_000 }, state: { killSwitch: { on: false } } });
+
+        const on = await rtOn(sim, 'a', ['kill-switch', 'on', '--topology', topology, '--host', 'a'], live);
+        expect(on.code, on.out).toBe(0);
+        expect(on.out).toMatch(/kill switch on/i);
+        const after = JSON.parse((await rtOn(sim, 'a', ['inspect', 'risk', '--topology', topology, '--host', 'a'], live)).out) as typeof risk;
+        expect(after.state.killSwitch.on).toBe(true);
+        expect(after.state.breaker.state).toBe('open');
+
+        const nodes = await rtOn(sim, 'b', ['inspect', '--topology', topology, '--host', 'b'], live);
+        expect(nodes.code, nodes.out).toBe(0);
+        for (const n of ['edge (host a', 'strategy (host a', 'exchange (host b', 'execution (host b']) expect(nodes.out).toContain(n);
+        for (const r of Object.values(runs)) r.proc.kill('SIGINT');
+        const codes = await Promise.all(Object.values(runs).map((r) => r.exited));
+        expect(codes).toEqual([0, 0]);
+      } finally {
+        await sim.close();
+      }
+    },
+    180_000,
   );
 });

@@ -60,7 +60,8 @@ function spawnRtUp(
   where: { cwd: string; logDir: string; host?: string; spawn?: (cmd: string, args: string[], opts: SpawnOptions) => ChildProcess },
 ): ReplayRun {
   mkdirSync(where.cwd, { recursive: true });
-  const args = [RT, 'up', '--topology', topology, '--log-dir', where.logDir, ...(where.host ? ['--host', where.host] : []), ...o.files.flatMap((f) => ['--replay', f]), '--speed', o.speed];
+  const replay = o.files.length > 0 ? [...o.files.flatMap((f) => ['--replay', f]), '--speed', o.speed] : [];
+  const args = [RT, 'up', '--topology', topology, '--log-dir', where.logDir, ...(where.host ? ['--host', where.host] : []), ...replay];
   const opts: SpawnOptions = { cwd: where.cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RT_LOG_LEVEL: 'info', ...o.env } };
   const proc = where.spawn ? where.spawn(process.execPath, args, opts) : spawn(process.execPath, args, opts);
   let out = '';

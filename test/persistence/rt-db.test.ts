@@ -46,9 +46,11 @@ hosts:
 transport: { ipc_dir: ${join(dir, `${name}-ipc`)} }
 persistence: ${persistence}
 nodes:
-  n1: { host: local, cores: [0], actors: [e] }
+  n1: { host: local, cores: [0], actors: [e, position] }
 actors:
   e: { kind: echo }
+  # persistent: rt up opens the database for this node
+  position: { kind: position, options: { reconcile_every_ms: 600000 } }
 `,
   );
   return file;
