@@ -35,6 +35,8 @@ try {
     echo_netns: b.netns,
     args: ['--nats-client', a.natsUrl, '--nats-echo', b.natsUrl],
     path_pids: serverPids,
+    // Two servers and a route per leg: ~0.5 ms a round trip, so 120,000 take about a minute.
+    deadline_ms: 300_000,
   };
   console.log(`round trips across hosts: runtime vs bare nats.js request/reply, ${rounds} alternating rounds...`);
   const pings = await runAlternating(

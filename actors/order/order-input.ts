@@ -116,5 +116,8 @@ export function checkOrderSpec(spec: unknown): Checked<OrderSpec> {
   if (o.side !== 'buy' && o.side !== 'sell') return bad('bad-field', `order.side = ${show(o.side)}: expected "buy" or "sell"`);
   if (o.tif !== 'GTC' && o.tif !== 'IOC') return bad('bad-field', `order.tif = ${show(o.tif)}: expected "GTC" or "IOC"`);
   if (typeof o.reduceOnly !== 'boolean') return bad('bad-field', `order.reduceOnly = ${show(o.reduceOnly)}: expected true or false`);
+  if (o.marketUpdateId !== undefined && !(typeof o.marketUpdateId === 'number' && Number.isSafeInteger(o.marketUpdateId) && o.marketUpdateId >= 0)) {
+    return bad('bad-field', `order.marketUpdateId = ${show(o.marketUpdateId)}: expected an integer >= 0 (a book update id) or absent`);
+  }
   return { ok: true, value: o as unknown as OrderSpec };
 }

@@ -27,6 +27,8 @@ export interface OrderSpec {
   epoch: number;
   /** risk's clock when it approved the order: an approval that reaches its order actor too late is not placed */
   approvedMs?: number;
+  /** the book update (`u`) the signal decided on: a venue with match_at decision matches there */
+  marketUpdateId?: number;
 }
 
 // ---- risk -> order/<clientOrderId> (the order actor is started by this first message)

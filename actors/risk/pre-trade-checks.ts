@@ -153,6 +153,8 @@ export interface OrderRequest {
   price: number;
   reduceOnly: boolean;
   rxMs: number;
+  /** the book update the intent was decided on (carried to the venue: match_at decision) */
+  marketUpdateId?: number;
 }
 
 const over = (value: number, limit: number): boolean => value > limit * (1 + REL_EPS) + 1e-12;
@@ -378,13 +380,14 @@ export function checkOrder(view: RiskView, req: OrderRequest, limits: RiskLimits
       rxMs: req.rxMs,
       epoch: view.epoch,
       approvedMs: nowMs,
+      ...(req.marketUpdateId !== undefined ? { marketUpdateId: req.marketUpdateId } : {}),
     },
   };
 }
 
 /** The signal's intent: never reduce-only. */
 export function checkIntent(view: RiskView, intent: OrderIntent, limits: RiskLimits, nowMs: number): CheckResult {
-  return checkOrder(view, { intentId: intent.id, symbol: intent.symbol, side: intent.side, qty: intent.qty, price: intent.limitPrice, reduceOnly: false, rxMs: intent.rxMs }, limits, nowMs);
+  return checkOrder(view, { intentId: intent.id, symbol: intent.symbol, side: intent.side, qty: intent.qty, price: intent.limitPrice, reduceOnly: false, rxMs: intent.rxMs, marketUpdateId: intent.bookU }, limits, nowMs);
 }
 
 /**

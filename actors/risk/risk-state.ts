@@ -237,7 +237,7 @@ const journalRefusal = (s: RiskState): CheckResult | undefined =>
 
 function onIntent(s: RiskState, intent: OrderIntent, config: RiskConfig, nowMs: number, effects: RiskEffect[], recorded: CheckResult | undefined): RiskStepResult {
   const decision = recorded ?? journalRefusal(s) ?? checkIntent(s, intent, config.limits, nowMs);
-  const req: OrderRequest = { intentId: intent.id, symbol: intent.symbol, side: intent.side, qty: intent.qty, price: intent.limitPrice, reduceOnly: false, rxMs: intent.rxMs };
+  const req: OrderRequest = { intentId: intent.id, symbol: intent.symbol, side: intent.side, qty: intent.qty, price: intent.limitPrice, reduceOnly: false, rxMs: intent.rxMs, marketUpdateId: intent.bookU };
   return { state: decided(s, req, decision, config, nowMs, effects), effects, decision };
 }
 

@@ -71,6 +71,8 @@ export interface PlaceRequest {
   epoch?: number;
   /** only reduces the venue position; default false */
   reduceOnly?: boolean;
+  /** the book update (`u`) the order was decided on, when the sender knows it (match_at: decision) */
+  marketUpdateId?: number;
 }
 
 export interface VenueFillView {

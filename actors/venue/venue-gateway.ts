@@ -419,7 +419,7 @@ export const venueGateway = (opts: VenueGatewayOptions): Behavior<VenueGatewayMs
     if (s.pending.size >= opts.inflightMax) return reject(s, ctx, o.clientOrderId, `venue gateway busy: ${s.pending.size} requests in flight, at most ${opts.inflightMax} (inflight_max)`, true);
     track(s, o.clientOrderId, o.symbol);
     const p: Pending = { kind: 'place', clientOrderId: o.clientOrderId, symbol: o.symbol, replyTo: undefined, sentAt: 0 };
-    const params = { symbol: o.symbol, side: o.side === 'buy' ? 'BUY' : 'SELL', type: 'LIMIT', timeInForce: o.tif, quantity: o.qty, price: o.price, newClientOrderId: o.clientOrderId, epoch: o.epoch, reduceOnly: o.reduceOnly } as const;
+    const params = { symbol: o.symbol, side: o.side === 'buy' ? 'BUY' : 'SELL', type: 'LIMIT', timeInForce: o.tif, quantity: o.qty, price: o.price, newClientOrderId: o.clientOrderId, epoch: o.epoch, reduceOnly: o.reduceOnly, ...(o.marketUpdateId !== undefined ? { marketUpdateId: o.marketUpdateId } : {}) } as const;
     write(s, p, (id) => ({ id, method: 'order.place', params }));
     if (m.attempt === 0 && o.rxMs > 0) s.tickToOrder.record(wallMs() - o.rxMs);
   };

@@ -8,7 +8,8 @@
 //
 // Methods and their params (prices and quantities: JSON numbers or decimal strings):
 //   order.place        symbol, side BUY|SELL, type LIMIT (optional), timeInForce GTC|IOC, quantity,
-//                      price, newClientOrderId, epoch (optional, integer >= 0), reduceOnly (optional)
+//                      price, newClientOrderId, epoch (optional, integer >= 0), reduceOnly (optional),
+//                      marketUpdateId (optional, integer >= 0: the book update the order was decided on)
 //                      -> 200 the order as it is after matching, with its fills and `duplicate`
 //                         (true: the client order id was known; nothing new was done)
 //   order.cancel       symbol, origClientOrderId          -> 200 the order, status CANCELED
@@ -53,6 +54,8 @@ export interface OrderPlaceParams {
   newClientOrderId: string;
   epoch?: number;
   reduceOnly?: boolean;
+  /** the book update id (`u`) the order was decided on: a venue with match_at decision matches there */
+  marketUpdateId?: number;
 }
 
 export interface OrderRefParams {
@@ -228,7 +231,11 @@ function placeParams(p: Record<string, unknown>): PlaceRequest {
   if (typeof epoch !== 'number' || !Number.isSafeInteger(epoch) || epoch < 0) throw new Bad(VENUE_ERROR.BAD_PARAM, `params.epoch ${JSON.stringify(epoch)}: expected an integer >= 0`);
   const reduceOnly = p.reduceOnly ?? false;
   if (typeof reduceOnly !== 'boolean') throw new Bad(VENUE_ERROR.BAD_PARAM, `params.reduceOnly ${JSON.stringify(reduceOnly)}: expected true or false`);
-  return { clientOrderId, symbol, side: fromWireSide(side), qty, price, tif, epoch, reduceOnly };
+  const marketUpdateId = p.marketUpdateId;
+  if (marketUpdateId !== undefined && (typeof marketUpdateId !== 'number' || !Number.isSafeInteger(marketUpdateId) || marketUpdateId < 0)) {
+    throw new Bad(VENUE_ERROR.BAD_PARAM, `params.marketUpdateId ${JSON.stringify(marketUpdateId)}: expected an integer >= 0 (a book update id)`);
+  }
+  return { clientOrderId, symbol, side: fromWireSide(side), qty, price, tif, epoch, reduceOnly, ...(marketUpdateId !== undefined ? { marketUpdateId } : {}) };
 }
 
 function symbolParam(p: Record<string, unknown>): string {

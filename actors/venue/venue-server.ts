@@ -17,6 +17,7 @@ import { parseStreamMessage } from '../feed/binance-format.ts';
 import type { ExchangeBook } from '../feed/exchange-book.ts';
 import type { FeedEvent } from '../feed/market-source.ts';
 import { type EngineEvent, type EngineStats, MatchingEngine, type MatchingEngineOptions, type VenuePositionsView } from './matching-engine.ts';
+import { DecisionTimeMarket, type DecisionTimeStats, type MatchAt } from './decision-time-market.ts';
 import { VENUE_ERROR } from './venue-errors.ts';
 import { readVenueLog, VenueLog } from './venue-log.ts';
 import {
@@ -67,6 +68,12 @@ export interface VenueServerOptions extends MatchingEngineOptions {
   pendingMax?: number;
   /** one line per notable event; default stderr */
   log?: (line: string) => void;
+  /**
+   * arrival (default): match against the market as it stands when the order is handled, as a
+   * live exchange does; decision: as it stood at the book update the order was decided on (its
+   * marketUpdateId), so a replay gives the same fills in every run (decision-time-market.ts)
+   */
+  matchAt?: MatchAt;
 }
 
 export interface VenueServerStatus {
@@ -83,6 +90,9 @@ export interface VenueServerStatus {
   lastBad?: string;
   executionReports: number;
   engine: EngineStats;
+  matchAt: MatchAt;
+  /** match_at decision: events waiting, late orders, forced advances */
+  decision?: DecisionTimeStats;
   positions: VenuePositionsView;
   log: { path: string; lines: number; restoredRecords: number };
 }
@@ -114,13 +124,16 @@ export class VenueServer {
   private readonly byMethod: Record<string, number> = {};
   private readonly byStatus: Record<string, number> = {};
   private lastBad: string | undefined;
+  /** match_at decision: the venue's own, lagging copy of the market */
+  private readonly decisionTime: DecisionTimeMarket | undefined;
 
   private constructor(
     private readonly host: VenueHost,
     options: VenueServerOptions,
   ) {
     this.o = settings(options);
-    this.engine = new MatchingEngine(host.exchangeBooks(), options);
+    this.decisionTime = this.o.matchAt === 'decision' ? new DecisionTimeMarket(host.exchangeBooks(), (ev) => this.applyMarket(ev)) : undefined;
+    this.engine = new MatchingEngine(this.decisionTime?.books ?? host.exchangeBooks(), options);
     if (this.o.recover) {
       const records = readVenueLog(this.o.logPath);
       this.counts.restoredRecords = records.length;
@@ -165,6 +178,8 @@ export class VenueServer {
       badRequests: this.counts.badRequests,
       executionReports: this.counts.executionReports,
       engine: this.engine.stats(),
+      matchAt: this.o.matchAt,
+      ...(this.decisionTime ? { decision: this.decisionTime.stats() } : {}),
       positions: this.engine.positions(),
       log: { path: this.o.logPath, lines: this.journal.lines, restoredRecords: this.counts.restoredRecords },
     };
@@ -259,6 +274,7 @@ export class VenueServer {
     const now = Date.now();
     switch (req.method) {
       case 'order.place': {
+        this.decisionTime?.advanceTo(req.params.symbol, req.params.marketUpdateId);
         const r = this.engine.place(req.params, now);
         this.journal.append(r.log);
         this.reply(s, r.ok ? okResponse(req.id, wireOrder(r.order, r.duplicate)) : errorResponse(req.id, r.error));
@@ -315,6 +331,12 @@ export class VenueServer {
   // --- the market ------------------------------------------------------------------------------
 
   private onMarket(ev: FeedEvent): void {
+    if (this.decisionTime) this.decisionTime.push(ev);
+    else this.applyMarket(ev);
+  }
+
+  /** One market event for the engine: level updates (what our orders took is given back), trades through resting orders. */
+  private applyMarket(ev: FeedEvent): void {
     switch (ev.kind) {
       case 'depth':
         this.engine.onBookUpdate(ev.symbol, ev.diff.bids, ev.diff.asks);
@@ -371,6 +393,7 @@ function settings(o: VenueServerOptions): Required<Omit<VenueServerOptions, keyo
     ordersPerSecondMax: int('ordersPerSecondMax', o.ordersPerSecondMax, VENUE_DEFAULTS.ordersPerSecondMax, 0),
     sessionsMax: int('sessionsMax', o.sessionsMax, VENUE_DEFAULTS.sessionsMax, 1),
     pendingMax: int('pendingMax', o.pendingMax, VENUE_DEFAULTS.pendingMax, 1),
+    matchAt: o.matchAt ?? 'arrival',
     log: o.log ?? ((line) => process.stderr.write(`venue: ${line}\n`)),
   };
 }
@@ -396,6 +419,7 @@ export const VENUE_TOPOLOGY_DEFAULTS = {
   orders_per_s_max: VENUE_DEFAULTS.ordersPerSecondMax,
   sessions_max: VENUE_DEFAULTS.sessionsMax,
   pending_max: VENUE_DEFAULTS.pendingMax,
+  match_at: 'arrival' as MatchAt,
 };
 
 /** Parses a `venue:` options block; undefined when absent or `enabled: false`. Errors name the field. */
@@ -436,5 +460,11 @@ export function venueServerOptions(where: string, raw: unknown, port: number): O
     ordersPerSecondMax: int('orders_per_s_max', 0, 10_000_000),
     sessionsMax: int('sessions_max', 1, 100_000),
     pendingMax: int('pending_max', 1, 10_000_000),
+    matchAt: matchAtOption(where, o.match_at),
   };
+}
+
+function matchAtOption(where: string, v: unknown): MatchAt {
+  if (v !== 'arrival' && v !== 'decision') throw new TypeError(`${where}.match_at: expected arrival (the market as the order arrives) or decision (as it stood at the update the order was decided on), got ${JSON.stringify(v)}`);
+  return v;
 }

@@ -2,15 +2,16 @@
 // namespaces joined by veth pairs as root, else loopback), as topology.multihost.yaml places it:
 // feed, books and signal on host a; the exchange, risk, orders, positions and the venue gateway
 // on host b; envelopes between the hosts over NATS (one nats-server per host, clustered). It
-// replays both recorded USD-M files and must send exactly the orders the single-host run of the
-// same data sends.
+// replays both recorded USD-M files and must send exactly the orders, and get exactly the fills,
+// of the single-host run of the same data.
 //
-// Both runs use a configuration whose orders depend on the data only: the signal's mailbox
-// back-pressures instead of conflating (so it sees every top whatever the timing), and the risk
-// limits are wide (so no decision depends on when a fill came back). Fills are compared by what
-// holds in every run (each fill the venue made booked once, positions equal the venue's), not one
-// by one: the simulated venue matches an order against the book as it stands when the order
-// arrives, and at max speed that depends on wall-clock timing; two single-host runs already differ.
+// Both runs use a configuration whose outcome depends on the data only: the signal's mailbox
+// back-pressures instead of conflating (so it sees every top whatever the timing), the risk limits
+// are wide (so no decision depends on when a fill came back), and the venue matches each order
+// against the book as it stood at the update the order was decided on (`match_at: decision`), not
+// as it stands when the order arrives, which at max speed depends on wall-clock timing. The
+// replay's sync_start and the signal waiting for its model do the rest (every run syncs its books
+// on the same snapshot, and decides on the same tops).
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,7 +48,14 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 function deterministic(doc: Document): void {
   doc.setIn(['actors', 'signal', 'mailbox'], doc.createNode({ capacity: 100_000, policy: 'backpressure' }));
   doc.setIn(['actors', 'risk', 'options', 'limits'], doc.createNode({ ...WIDE_RISK_LIMITS, price_band_bps: 5000 }));
+  doc.setIn(['actors', 'market', 'options', 'venue', 'match_at'], 'decision');
 }
+
+const fillsOf = (venueLog: string): string[] =>
+  readVenueLog(venueLog)
+    .filter((r) => r.kind === 'fill')
+    .map((r) => `${r.clientOrderId} ${r.qty} @ ${r.price}`)
+    .sort();
 
 const ordersOf = (venueLog: string): string[] =>
   readVenueLog(venueLog)
@@ -57,12 +65,14 @@ const ordersOf = (venueLog: string): string[] =>
 
 describe('two hosts over NATS', () => {
   it.skipIf(!haveData || !natsServerInstalled())(
-    'replays the recorded data with feed, books and signal on one host and risk, orders, positions and the venue on the other: the same orders as on one host, every fill booked once',
+    'replays the recorded data with feed, books and signal on one host and risk, orders, positions and the venue on the other: the same orders and fills as on one host, every fill booked once',
     async () => {
       const one = await startReplayRun({ dir: join(dir, 'one'), cluster: 'mhone', files: files as string[], speed: 'max', killAfterMs: 120_000, patch: deterministic });
       const oneReport = (await finishedRun(one)).report;
       const expected = ordersOf(one.venueLog);
+      const expectedFills = fillsOf(one.venueLog);
       expect(expected.length).toBeGreaterThan(50);
+      expect(expectedFills.length).toBeGreaterThan(20);
 
       const sim = await simulateHosts(['a', 'b']);
       console.log(`simulated hosts: ${sim.mode} (${sim.hosts.map((h) => `${h.name} ${h.address} ${h.natsUrl}`).join('; ')})`);
@@ -80,8 +90,8 @@ describe('two hosts over NATS', () => {
         }
         expect(b.out).toContain('rt up: host b, nodes exchange, execution');
         expect(a.out).toContain('rt up: no database (no actor of edge, strategy persists)');
-        const got = ordersOf(runs.b.venueLog);
-        expect(got).toEqual(expected);
+        expect(ordersOf(runs.b.venueLog)).toEqual(expected);
+        expect(fillsOf(runs.b.venueLog)).toEqual(expectedFills);
         const ids = readVenueLog(runs.b.venueLog).filter((r) => r.kind === 'order').map((r) => r.clientOrderId);
         expect(new Set(ids).size).toBe(ids.length);
         // The signal's intents too. Its inference count is not compared: while the model runs, the

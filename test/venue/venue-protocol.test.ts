@@ -17,6 +17,7 @@ describe('venue protocol: requests', () => {
       ok: true,
       request: { id: 1, method: 'order.place', params: { clientOrderId: 'abc-1', symbol: 'BTCUSDT', side: 'buy', qty: 0.01, price: 61800.1, tif: 'IOC', epoch: 3, reduceOnly: true } },
     });
+    expect(parseVenueRequest(place({ marketUpdateId: 5123 }))).toMatchObject({ ok: true, request: { params: { marketUpdateId: 5123 } } });
     expect(parseVenueRequest(JSON.stringify({ id: 'x', method: 'order.cancel', params: { symbol: 'ETHUSDT', origClientOrderId: 'o-1' } }))).toEqual({
       ok: true,
       request: { id: 'x', method: 'order.cancel', params: { symbol: 'ETHUSDT', clientOrderId: 'o-1' } },
@@ -38,6 +39,7 @@ describe('venue protocol: requests', () => {
     ['qty 0', place({ quantity: 0 }), 1, VENUE_ERROR.BAD_QTY_OR_PRICE, 'params.quantity 0: expected a number > 0'],
     ['qty text', place({ quantity: 'lots' }), 1, VENUE_ERROR.BAD_PARAM, 'params.quantity "lots": expected a number > 0'],
     ['missing price', place({ price: undefined }), 1, VENUE_ERROR.MISSING_PARAM, 'params.price: missing, expected a number > 0'],
+    ['bad marketUpdateId', place({ marketUpdateId: -3 }), 1, VENUE_ERROR.BAD_PARAM, 'params.marketUpdateId -3: expected an integer >= 0 (a book update id)'],
     ['negative price', place({ price: -5 }), 1, VENUE_ERROR.BAD_QTY_OR_PRICE, 'params.price -5: expected a number > 0'],
     ['bad client order id', place({ newClientOrderId: 'no spaces allowed' }), 1, VENUE_ERROR.BAD_PARAM, 'params.newClientOrderId "no spaces allowed": expected 1..36 of [.A-Za-z0-9:/_-]'],
     ['bad epoch', place({ epoch: 1.5 }), 1, VENUE_ERROR.BAD_PARAM, 'params.epoch 1.5: expected an integer >= 0'],
