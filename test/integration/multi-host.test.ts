@@ -7,7 +7,8 @@
 //
 // Both runs use a configuration whose outcome depends on the data only: the signal's mailbox
 // back-pressures instead of conflating (so it sees every top whatever the timing), the risk limits
-// are wide (so no decision depends on when a fill came back), and the venue matches each order
+// are wide (so no decision depends on when a fill came back), the order actors' wall-clock rate
+// limit is lifted, and the venue matches each order
 // against the book as it stood at the update the order was decided on (`match_at: decision`), not
 // as it stands when the order arrives, which at max speed depends on wall-clock timing. The
 // replay's sync_start and the signal waiting for its model do the rest (every run syncs its books
@@ -49,6 +50,9 @@ function deterministic(doc: Document): void {
   doc.setIn(['actors', 'signal', 'mailbox'], doc.createNode({ capacity: 100_000, policy: 'backpressure' }));
   doc.setIn(['actors', 'risk', 'options', 'limits'], doc.createNode({ ...WIDE_RISK_LIMITS, price_band_bps: 5000 }));
   doc.setIn(['actors', 'market', 'options', 'venue', 'match_at'], 'decision');
+  // The order actors' venue rate limit is wall-clock (170 orders a minute): lifted, or how many
+  // orders pass would depend on how long the run takes.
+  doc.setIn(['actors', 'order/*', 'options', 'rate_orders_max'], 1_000_000);
 }
 
 const fillsOf = (venueLog: string): string[] =>
