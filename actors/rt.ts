@@ -25,6 +25,7 @@ import { currentHostsOf, formatProblem, loadTopology, TopologyError, type Topolo
 import { NodeLauncher } from '../supervisors/node-launcher.ts';
 import { nodePersists, runNodeProcess } from '../supervisors/node-main.ts';
 import { RemoteNodes } from '../supervisors/remote-nodes.ts';
+import { tradingMetrics } from './trading-metrics.ts';
 
 const RT_BIN = fileURLToPath(new URL('../bin/rt.mjs', import.meta.url));
 const DEFAULT_TOPOLOGY = process.env.RT_TOPOLOGY ?? 'topology.yaml';
@@ -163,7 +164,7 @@ async function flattenCommand(args: string[]): Promise<number> {
 async function nodeCommand(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, { topology: { type: 'string' } }, 1);
   const topology = loadTopology(values.topology ?? DEFAULT_TOPOLOGY);
-  return runNodeProcess(topology, positionals[0], kinds());
+  return runNodeProcess(topology, positionals[0], kinds(), tradingMetrics);
 }
 
 function thisHost(topology: Topology, host: string | undefined): string {

@@ -8,6 +8,9 @@ import type { Message, TraceContext } from './message.ts';
 import type { ExitReason, Signal } from './signal.ts';
 import type { TellResult } from './tell-result.ts';
 import { ActorTimers } from './timers.ts';
+import type { KeyStats } from './metrics.ts';
+import { activeTrace } from './tracing.ts';
+import { type Span, SpanStatusCode } from '@opentelemetry/api';
 
 export type CellStatus = 'running' | 'suspended' | 'stopping' | 'stopped';
 
@@ -19,6 +22,10 @@ export type CellStatus = 'running' | 'suspended' | 'stopping' | 'stopped';
 export class ActorCell<M extends Message = Message, S = unknown> implements Deliverable, Runnable, ActorContext<M> {
   status: CellStatus = 'running';
   queued = false;
+  /** the counters of this actor's key, when the node has metrics */
+  private readonly stats: KeyStats | undefined;
+  /** the actor's topology key (its address when the node has no metrics), for span names */
+  private readonly statsKey: string;
   readonly mailbox: Mailbox<M>;
   readonly self: ActorRef<M>;
   readonly timers: ActorTimers<M>;
@@ -48,6 +55,8 @@ export class ActorCell<M extends Message = Message, S = unknown> implements Deli
     options: SpawnOptions,
   ) {
     this.mailbox = new Mailbox<M>(options.mailbox ?? DEFAULT_MAILBOX);
+    this.stats = system.metrics?.statsOf(address);
+    this.statsKey = this.stats?.key ?? address;
     this.shutdownTimeoutMs = options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
     this.self = new ActorRef<M>(address, system, this);
     this.timers = new ActorTimers<M>(system.clock, (msg) => {
@@ -129,29 +138,71 @@ export class ActorCell<M extends Message = Message, S = unknown> implements Deli
         const mailbox = this.mailbox;
         if (mailbox.size === 0) break;
         const behavior = this.behavior;
+        const stats = this.stats;
+        const tracing = this.system.tracing;
         // The hot loop: everything it touches is a field read or a ring-buffer slot.
         while (n < budget && mailbox.size !== 0 && this.signals.length === 0 && !this.waiting) {
           this.sender = mailbox.peekSender() as ActorRef | undefined;
           this.trace = mailbox.peekTrace();
           const msg = mailbox.shift() as M;
           this.current = msg;
+          if (tracing !== undefined && this.trace !== undefined) {
+            const h = tracing.startHandle(this.statsKey, msg.type, this.trace);
+            if (h) {
+              this.span = h.span;
+              this.trace = h.trace;
+            }
+          }
+          activeTrace.current = this.trace;
+          const t0 = stats === undefined ? 0 : performance.now();
           const next = behavior.receive(this.state, msg, this);
           if (next === undefined && this.state !== undefined) {
             // A switch without a case for this message type: keep the state (do not let the next
             // message crash on an undefined one) and say which message it was.
             this.system.deadLetter(this.address, this.sender, msg, 'unhandled', `${this.address} has no case for a "${msg.type}" message: state kept`, false);
           } else this.state = next;
+          if (stats !== undefined) stats.handled(msg.type, performance.now() - t0);
+          if (this.span !== undefined) this.endSpan();
           this.handled++;
           n++;
           if (this.status !== 'running') break;
         }
         this.current = undefined;
+        activeTrace.current = undefined;
       } catch (e) {
         n++;
+        if (this.span !== undefined) {
+          this.span.setStatus({ code: SpanStatusCode.ERROR, message: e instanceof Error ? e.message : String(e) });
+          this.endSpan();
+        }
+        activeTrace.current = undefined;
         this.fail(e);
       }
     }
     return n;
+  }
+
+  /** The span of the message being handled (or the trace it started), if any. */
+  private span: Span | undefined;
+
+  private endSpan(): void {
+    (this.span as Span).end();
+    this.span = undefined;
+  }
+
+  /**
+   * Starts a new trace here for one call in the tracing's sampleEvery (the feed gateway, per
+   * tick): what this message sends from now on carries it. Ends with the message. No-op without
+   * tracing, or when this message already has a span.
+   */
+  startTrace(name: string): void {
+    const tracing = this.system.tracing;
+    if (tracing === undefined || this.span !== undefined) return;
+    const root = tracing.startRoot(name);
+    if (!root) return;
+    this.span = root.span;
+    this.trace = root.trace;
+    activeTrace.current = root.trace;
   }
 
   // ---- failure, restart, stop ----
@@ -316,11 +367,13 @@ export class ActorCell<M extends Message = Message, S = unknown> implements Deli
 
   tell<T extends Message>(to: ActorRef<T> | string, msg: T): TellResult {
     const ref = typeof to === 'string' ? this.system.ref<T>(to) : to;
+    this.stats?.sent(msg.type);
     return this.system.tellRef(ref, msg, this.self, this.trace);
   }
 
   reply<T extends Message>(msg: T): TellResult {
     if (!this.sender) return this.system.deadLetter('(no sender)', this.self, msg, 'no-such-actor', `reply from ${this.address} to a message that had no sender`);
+    this.stats?.sent(msg.type);
     return this.system.tellRef(this.sender, msg, this.self, this.trace);
   }
 

@@ -1,5 +1,7 @@
 import { Gauges } from './gauges.ts';
 import type { Journal } from './journal.ts';
+import type { NodeMetrics } from './metrics.ts';
+import type { Tracing } from './tracing.ts';
 import { EventEmitter } from 'node:events';
 import type { Behavior, SpawnOptions } from './actor.ts';
 import { ActorCell } from './actor-cell.ts';
@@ -116,6 +118,12 @@ export class ActorSystem {
 
   /** Lease epoch this node writes with (0 until failover sets it): on every event and snapshot. */
   epoch = 0;
+
+  /** The node's Prometheus metrics (runtime/metrics.ts), set before its actors start; unset: none. */
+  metrics: NodeMetrics | undefined;
+
+  /** Spans for traced messages (runtime/tracing.ts); unset: none, at the cost of one test per message. */
+  tracing: Tracing | undefined;
 
   /**
    * Starts the actor for an address that has none yet, when this node owns it (an entity of a

@@ -59,4 +59,9 @@ export interface ActorContext<M extends Message = Message> {
   suspendUntil<T, S>(promise: Promise<T>, then: (state: S, value: T) => S): void;
   /** Fails the actor from outside its turn: its supervisor decides, as for a throwing handler. */
   crash(error: Error): void;
+  /**
+   * Starts a trace at this message (when the node traces, for one call in its sample rate): what
+   * it sends from now on carries the new trace context. The feed gateway calls it per tick.
+   */
+  startTrace(name: string): void;
 }

@@ -193,6 +193,7 @@ export function persistent<M extends Message, S, E extends { type: string }>(def
     unwatch: (ref) => real.unwatch(ref),
     suspendUntil: (promise, then) => real.suspendUntil(promise, then),
     crash: (error) => real.crash(error),
+    startTrace: (name) => real.startTrace(name),
   };
 
   /** After a handler: journal its events, then release its effects now or once they are durable. */

@@ -103,6 +103,8 @@ export interface NodeSpec {
   /** The node's root supervisor: defaults.supervision overridden by the node's own keys. */
   readonly supervision: SupervisionSpec;
   readonly restart: NodeRestartSpec;
+  /** Address the node's metrics endpoint (`ports.metrics`) listens on: loopback unless set. */
+  readonly metricsBind: string;
 }
 
 export interface ActorSpec {
@@ -262,7 +264,7 @@ const KEYS = {
       cores: 'a non-empty list of the cores this node is pinned to',
       actors: 'a non-empty list of the actors this node runs',
     },
-    optional: ['ports', 'supervision', 'restart'],
+    optional: ['ports', 'supervision', 'restart', 'metrics_bind'],
   },
   actor: {
     required: { kind: 'the behaviour this actor runs, such as echo' },
@@ -1019,6 +1021,7 @@ function readNodes(
         actors: placements.map((placed) => placed.key),
         supervision: readSupervision(reader, fields.get('supervision'), [...path, 'supervision'], supervision),
         restart: readNodeRestart(reader, fields.get('restart'), [...path, 'restart']),
+        metricsBind: readBind(reader, fields.get('metrics_bind'), [...path, 'metrics_bind']),
       },
       hostSlot,
       cores,
@@ -1093,6 +1096,19 @@ function checkPorts(reader: Reader, nodes: Record<string, NodeDraft> | undefined
       );
     }
   }
+}
+
+/** An address to listen on: an IP literal (0.0.0.0 for every interface); loopback when absent. */
+function readBind(reader: Reader, slot: Slot | undefined, path: Path): string {
+  if (slot === undefined) return '127.0.0.1';
+  const expected = 'an IP address to listen on, such as 127.0.0.1 (the default) or 0.0.0.0 (every interface)';
+  const text = reader.text(slot, path, expected);
+  if (text === undefined) return '127.0.0.1';
+  if (isIP(text) === 0) {
+    reader.report(slot, path, text, `${JSON.stringify(text)} is not an IP address`, expected);
+    return '127.0.0.1';
+  }
+  return text;
 }
 
 /** Nodes on two or more hosts talk over NATS: every host that runs a node must name its NATS servers. */

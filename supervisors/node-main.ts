@@ -15,7 +15,11 @@ import { join } from 'node:path';
 import type { KindRegistry } from '../runtime/kind-registry.ts';
 import { createLogger } from '../runtime/log.ts';
 import { claimPidFile } from '../runtime/pid-file.ts';
-import { nodeOf } from '../runtime/placement.ts';
+import { actorSpecOf, nodeOf } from '../runtime/placement.ts';
+import { NodeMetrics } from '../runtime/metrics.ts';
+import { MetricsServer, type Readiness } from '../runtime/metrics-server.ts';
+import { TraceCapture } from '../runtime/trace-capture.ts';
+import { Tracing } from '../runtime/tracing.ts';
 import type { Topology } from '../runtime/topology.ts';
 import { nodeRootSupervisor, patternActivator, rootAddress } from './node-root.ts';
 import { DynamicChildren } from './supervisor.ts';
@@ -55,7 +59,10 @@ export interface RunningNode {
  * Starts one node in this process: pins it, binds its IPC socket, and starts its actors under its
  * root supervisor. If that supervisor gives up, the process exits with EXIT_ROOT_GAVE_UP and says why.
  */
-export async function startNode(topology: Topology, node: string, kinds: KindRegistry, opts: { pin?: boolean } = {}): Promise<RunningNode> {
+/** The application's metrics for a node (the trading actors' orders, P&L, breaker...), added to its registry. */
+export type AppMetrics = (metrics: NodeMetrics, system: ActorSystem) => void;
+
+export async function startNode(topology: Topology, node: string, kinds: KindRegistry, opts: { pin?: boolean; appMetrics?: AppMetrics } = {}): Promise<RunningNode> {
   const spec = topology.nodes[node];
   if (!spec) throw new Error(`node "${node}" is not in ${topology.file}: expected one of ${Object.keys(topology.nodes).join(', ')}`);
   // Resolve every behaviour first: a bad kind or option fails the start before anything is bound.
@@ -70,6 +77,16 @@ export async function startNode(topology: Topology, node: string, kinds: KindReg
   mkdirSync(ipcDir, { recursive: true });
   const releasePid = claimPidFile(ipcDir, node);
   const system = new ActorSystem({ node, nodeOf: (a) => nodeOf(topology, a) });
+  // Metrics before any actor starts: each cell finds its key's counters when it is made.
+  let transportsView: () => Record<string, number> = () => ({});
+  const metrics = new NodeMetrics(system, { node, cluster: topology.cluster, keyOf: (a) => actorSpecOf(topology, a)?.key, transports: () => transportsView() });
+  system.metrics = metrics;
+  opts.appMetrics?.(metrics, system);
+  const capture = process.env.RT_TRACE_FILE ? new TraceCapture(process.env.RT_TRACE_FILE, node) : undefined;
+  if (capture) {
+    const every = Number(process.env.RT_TRACE_SAMPLE_EVERY ?? 100);
+    system.tracing = new Tracing({ tracer: capture.tracer, sampleEvery: every, attributes: { 'rt.node': node, 'rt.cluster': topology.cluster } });
+  }
   // DATABASE_URL (rt up passes its host's), or the embedded server under persistence.data_dir.
   let db: Database | undefined;
   let journalPool: pg.Pool | undefined;
@@ -120,12 +137,38 @@ export async function startNode(topology: Topology, node: string, kinds: KindReg
   system.events.on('bad-frame', (e: { error: Error; bytes: number }) => log.warn({ err: e.error, bytes: e.bytes }, 'bad frame skipped'));
   system.deadLetters.subscribe((d) => log.debug({ to: d.to, from: d.from, reason: d.reason, detail: d.detail, msgType: d.message.type }, 'dead letter'));
 
+  transportsView = () => {
+    const ipc = transport.stats();
+    const nats = natsSide.nats?.stats();
+    return {
+      ...(nats ? { nats_connected: nats.connected ? 1 : 0, nats_disconnects: nats.disconnects } : {}),
+      ipc_links_down: ipc.links.filter((l) => !l.connected).length,
+      envelopes_lost: ipc.gaps + (nats?.gaps ?? 0),
+    };
+  };
+  let http: MetricsServer | undefined;
+  if (spec.ports.metrics !== undefined) {
+    try {
+      http = await MetricsServer.start({ metrics, port: spec.ports.metrics, host: spec.metricsBind, readiness: () => readiness(topology, node, system, natsSide.nats, Object.values(topology.nodes).some((n) => n.host !== spec.host)) });
+    } catch (e) {
+      await system.shutdown();
+      await natsSide.nc?.close();
+      await system.journal?.close(1000);
+      await journalPool?.end();
+      await db?.close();
+      releasePid();
+      throw e;
+    }
+  }
+
   let stopping: Promise<void> | undefined;
   // Actors first (their stop hooks wait for what they persisted), then the journal writes what is
   // queued, then the database connections close.
   const stop = (): Promise<void> =>
     (stopping ??= ((natsSide.stopped = true), natsSide.service ? natsSide.service.stop().catch(() => undefined) : Promise.resolve())
+      .then(() => http?.close())
       .then(() => system.shutdown())
+      .then(() => capture?.stop())
       .then(() => natsSide.nc?.close())
       .then(() => system.journal?.close())
       .then(() => journalPool?.end())
@@ -251,6 +294,21 @@ export function nodePersists(topology: Topology, node: string, kinds: KindRegist
   return persists;
 }
 
+/** /ready: every actor of the node started (entities of patterns start on their first message) and running, its transports connected, its journal available. */
+function readiness(topology: Topology, node: string, system: ActorSystem, nats: NatsTransport | undefined, crossHost: boolean): Readiness {
+  const waiting: string[] = [];
+  for (const key of topology.nodes[node].actors) {
+    if (topology.actors[key].pattern) continue;
+    const cell = system.cellOf(key);
+    if (!cell) waiting.push(`actor ${key} not started`);
+    else if (cell.status !== 'running') waiting.push(`actor ${key} ${cell.status}`);
+  }
+  if (crossHost && (!nats || !nats.connected)) waiting.push('NATS not connected');
+  const j = system.journal?.stats();
+  if (j && !j.health.available) waiting.push(`journal unavailable: ${j.health.reason}`);
+  return { ready: waiting.length === 0, waiting };
+}
+
 /** The journal as an operator sees it: available or not, and how far behind. */
 function journalGauges(j: Journal | undefined, node: string): Record<string, number | string> {
   if (!j) return {};
@@ -301,10 +359,10 @@ export function nodeStatus(n: RunningNode, node: string, msgsPerS: number): Node
 }
 
 /** `rt node <name>`: runs until SIGTERM/SIGINT, then stops its actors in order and exits 0. */
-export async function runNodeProcess(topology: Topology, node: string, kinds: KindRegistry): Promise<number> {
+export async function runNodeProcess(topology: Topology, node: string, kinds: KindRegistry, appMetrics?: AppMetrics): Promise<number> {
   let running: RunningNode;
   try {
-    running = await startNode(topology, node, kinds);
+    running = await startNode(topology, node, kinds, { appMetrics });
   } catch (e) {
     process.stderr.write(`node ${node}: could not start: ${(e as Error).message}\n`);
     return EXIT_START_FAILED;

@@ -200,6 +200,9 @@ export const feedGateway = (opts: FeedGatewayOptions): Behavior<FeedGatewayMsg, 
     if (!subscribed.has(m.symbol)) return bad(s, 'unknown-symbol', `symbol ${m.symbol} is not subscribed (expected one of ${opts.symbols.join(', ')})`, ctx);
     s.lastMsgAt.set(m.symbol, f.rxMs);
     if (s.alarmed.delete(m.symbol)) log?.info({ symbol: m.symbol }, 'feed for symbol resumed');
+    // One tick in the node's sample rate starts a trace: book, signal, risk, order and venue
+    // gateway handle it in spans of that trace, on whichever node they run.
+    ctx.startTrace(`tick ${m.type} ${m.symbol}`);
     switch (m.type) {
       case 'depth':
         s.status.byType.depth++;

@@ -196,11 +196,14 @@ export const position = (opts: PositionOptions): Behavior<PositionMsg, State> =>
     const pnl = s.book.snapshot();
     const g = ctx.system.gauges;
     g.set(`position.${symbol}.qty`, p.qty);
+    g.set(`position.${symbol}.notional`, p.qty * p.markPrice);
     g.set('pnl.realized', pnl.realizedPnl);
     g.set('pnl.unrealized', pnl.unrealizedPnl);
     g.set('pnl.total', pnl.totalPnl);
     g.set('pnl.daily', pnl.dailyPnl);
     g.set('pnl.max_drawdown_pct', pnl.maxDrawdownPct);
+    g.set('pnl.drawdown_pct', pnl.drawdownPct);
+    g.set('pnl.drawdown_limit_pct', opts.maxDrawdownPct);
     ctx.tell<PositionUpdate>(opts.risk, {
       type: 'position-update',
       symbol,

@@ -20,6 +20,7 @@
 //   changes no order.
 // - Tick-to-order: for each first send of an order, (time the place request was written to the
 //   socket) - OrderSpec.rxMs, in a bounded HDR histogram; p50/p99/p99.9 in its status and gauges.
+import { observeTickToOrder } from '../trading-metrics.ts';
 import WebSocket from 'ws';
 import type { ActorContext, Behavior } from '../../runtime/actor.ts';
 import type { ActorRef } from '../../runtime/actor-ref.ts';
@@ -421,7 +422,11 @@ export const venueGateway = (opts: VenueGatewayOptions): Behavior<VenueGatewayMs
     const p: Pending = { kind: 'place', clientOrderId: o.clientOrderId, symbol: o.symbol, replyTo: undefined, sentAt: 0 };
     const params = { symbol: o.symbol, side: o.side === 'buy' ? 'BUY' : 'SELL', type: 'LIMIT', timeInForce: o.tif, quantity: o.qty, price: o.price, newClientOrderId: o.clientOrderId, epoch: o.epoch, reduceOnly: o.reduceOnly, ...(o.marketUpdateId !== undefined ? { marketUpdateId: o.marketUpdateId } : {}) } as const;
     write(s, p, (id) => ({ id, method: 'order.place', params }));
-    if (m.attempt === 0 && o.rxMs > 0) s.tickToOrder.record(wallMs() - o.rxMs);
+    if (m.attempt === 0 && o.rxMs > 0) {
+      const t2o = wallMs() - o.rxMs;
+      s.tickToOrder.record(t2o);
+      observeTickToOrder(ctx.system, t2o);
+    }
   };
 
   const cancel = (s: State, ctx: Ctx, m: VenueCancel): void => {

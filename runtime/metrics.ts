@@ -1,0 +1,192 @@
+// A node's Prometheus metrics (prom-client), what its /metrics endpoint serves. The hot path pays
+// little: each actor cell holds the counters of its actor key (one object per key, shared by
+// every cell of a pattern such as order/*), counts what it handles and sends in plain Maps, and
+// times what it handles into a histogram child; everything else (mailbox depths, restarts,
+// transports, the application's own gauges) is read when Prometheus scrapes.
+//
+// Labels are bounded: `actor` is the topology key (`risk`, `order/*`), never an entity's address;
+// `type` is a message type (a closed union per actor); `reason` a dead-letter reason.
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { ActorSystem } from './actor-system.ts';
+import type { DeadLetterReason } from './signal.ts';
+
+/** Handle-time buckets, seconds: 1 µs .. 1 s. */
+export const HANDLE_SECONDS_BUCKETS = [1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 0.1, 1];
+/** Most distinct message types counted per actor key; more are counted as type "other". */
+const TYPES_PER_KEY_MAX = 64;
+
+/** The counters of one actor key, shared by every cell of it. */
+export class KeyStats {
+  readonly in = new Map<string, number>();
+  readonly out = new Map<string, number>();
+  restarts = 0;
+  private readonly hist: { observe(v: number): void };
+
+  constructor(
+    readonly key: string,
+    histogram: Histogram<'actor'>,
+  ) {
+    this.hist = histogram.labels(key);
+  }
+
+  /** One message handled, in `ms`. */
+  handled(type: string, ms: number): void {
+    this.hist.observe(ms / 1000);
+    count(this.in, type);
+  }
+
+  sent(type: string): void {
+    count(this.out, type);
+  }
+}
+
+function count(m: Map<string, number>, type: string): void {
+  const n = m.get(type);
+  if (n !== undefined) m.set(type, n + 1);
+  else m.set(m.size >= TYPES_PER_KEY_MAX ? 'other' : type, (m.get('other') ?? 0) + 1);
+}
+
+export interface NodeMetricsOptions {
+  node: string;
+  cluster: string;
+  /** the actor key an address belongs to (`order/rt-1f` -> `order/*`); undefined: not an actor of the topology */
+  keyOf: (address: string) => string | undefined;
+  /** transport counters read at scrape time */
+  transports?: () => { nats_connected?: number; nats_disconnects?: number; ipc_links_down?: number; envelopes_lost?: number };
+}
+
+export class NodeMetrics {
+  readonly registry = new Registry();
+  private readonly keys = new Map<string, KeyStats>();
+  private readonly handleSeconds: Histogram<'actor'>;
+  private readonly deadLetters: Counter<'reason'>;
+
+  constructor(
+    private readonly system: ActorSystem,
+    private readonly o: NodeMetricsOptions,
+  ) {
+    const registers = [this.registry];
+    this.registry.setDefaultLabels({ node: o.node, cluster: o.cluster });
+    this.handleSeconds = new Histogram({ name: 'rt_handle_seconds', help: 'Time an actor took to handle one message.', labelNames: ['actor'], buckets: HANDLE_SECONDS_BUCKETS, registers });
+    this.deadLetters = new Counter({ name: 'rt_dead_letters_total', help: 'Messages that could not be delivered, by reason.', labelNames: ['reason'], registers });
+    system.deadLetters.subscribe((d) => this.deadLetters.inc({ reason: d.reason satisfies DeadLetterReason }));
+    system.events.on('restart', (e: { address: string }) => {
+      const k = this.statsOf(e.address);
+      if (k) k.restarts++;
+    });
+    const keys = this.keys;
+    const byKey = (): Map<string, { depth: number; capacity: number; fill: number; actors: number }> => {
+      const out = new Map<string, { depth: number; capacity: number; fill: number; actors: number }>();
+      for (const address of system.localAddresses()) {
+        const cell = system.cellOf(address);
+        const key = o.keyOf(address);
+        if (!cell || key === undefined) continue;
+        const e = out.get(key) ?? { depth: 0, capacity: 0, fill: 0, actors: 0 };
+        e.depth += cell.mailbox.size;
+        e.capacity = Math.max(e.capacity, cell.mailbox.capacity);
+        e.fill = Math.max(e.fill, cell.mailbox.size / cell.mailbox.capacity);
+        e.actors++;
+        out.set(key, e);
+      }
+      return out;
+    };
+    let snapshot = byKey();
+    const fresh = (): Map<string, { depth: number; capacity: number; fill: number; actors: number }> => (snapshot = byKey());
+    new Gauge({
+      name: 'rt_mailbox_depth',
+      help: 'Messages queued, summed over the actors of a key.',
+      labelNames: ['actor'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [k, v] of fresh()) this.set({ actor: k }, v.depth);
+      },
+    });
+    new Gauge({
+      name: 'rt_mailbox_capacity',
+      help: 'Mailbox capacity of one actor of a key.',
+      labelNames: ['actor'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [k, v] of snapshot) this.set({ actor: k }, v.capacity);
+      },
+    });
+    new Gauge({
+      name: 'rt_mailbox_fill_ratio',
+      help: 'Fullest mailbox among the actors of a key: depth / capacity (0..1).',
+      labelNames: ['actor'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [k, v] of snapshot) this.set({ actor: k }, v.fill);
+      },
+    });
+    new Gauge({
+      name: 'rt_actors',
+      help: 'Actors running, by key.',
+      labelNames: ['actor'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [k, v] of snapshot) this.set({ actor: k }, v.actors);
+      },
+    });
+    const perType = (name: string, help: string, pick: (k: KeyStats) => Map<string, number>): void => {
+      new Counter({
+        name,
+        help,
+        labelNames: ['actor', 'type'],
+        registers,
+        collect() {
+          this.reset();
+          for (const k of keys.values()) for (const [type, n] of pick(k)) this.inc({ actor: k.key, type }, n);
+        },
+      });
+    };
+    perType('rt_messages_handled_total', 'Messages an actor handled, by message type.', (k) => k.in);
+    perType('rt_messages_sent_total', 'Messages an actor sent, by message type.', (k) => k.out);
+    new Counter({
+      name: 'rt_restarts_total',
+      help: 'Restarts of the actors of a key by their supervisor.',
+      labelNames: ['actor'],
+      registers,
+      collect() {
+        this.reset();
+        for (const k of keys.values()) this.inc({ actor: k.key }, k.restarts);
+      },
+    });
+    new Gauge({
+      name: 'rt_lease_epoch',
+      help: 'Lease epoch this node writes and sends with (0 until failover assigns one).',
+      registers,
+      collect() {
+        this.set(system.epoch);
+      },
+    });
+    const transports = o.transports;
+    if (transports) {
+      new Gauge({ name: 'rt_nats_connected', help: '1 while the NATS connection is up.', registers, collect() { this.set(transports().nats_connected ?? 0); } });
+      new Counter({ name: 'rt_nats_disconnects_total', help: 'Times the NATS connection was lost (the client reconnects on its own).', registers, collect() { this.reset(); this.inc(transports().nats_disconnects ?? 0); } });
+      new Gauge({ name: 'rt_ipc_links_down', help: 'IPC links to peer nodes currently not connected.', registers, collect() { this.set(transports().ipc_links_down ?? 0); } });
+      new Counter({ name: 'rt_envelopes_lost_total', help: 'Envelopes missing in a link sequence (reported gaps).', registers, collect() { this.reset(); this.inc(transports().envelopes_lost ?? 0); } });
+    }
+  }
+
+  /** The counters of the key `address` belongs to; undefined for runtime-internal addresses. */
+  statsOf(address: string): KeyStats | undefined {
+    const key = this.o.keyOf(address);
+    if (key === undefined) return undefined;
+    let k = this.keys.get(key);
+    if (!k) {
+      k = new KeyStats(key, this.handleSeconds);
+      this.keys.set(key, k);
+    }
+    return k;
+  }
+
+  /** The text format Prometheus scrapes. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+}
