@@ -26,6 +26,7 @@ import { NodeLauncher } from '../supervisors/node-launcher.ts';
 import { nodePersists, runNodeProcess } from '../supervisors/node-main.ts';
 import { RemoteNodes } from '../supervisors/remote-nodes.ts';
 import { tradingMetrics } from './trading-metrics.ts';
+import { MONITORING_DIR, writeMonitoring } from './monitoring-files.ts';
 
 const RT_BIN = fileURLToPath(new URL('../bin/rt.mjs', import.meta.url));
 const DEFAULT_TOPOLOGY = process.env.RT_TOPOLOGY ?? 'topology.yaml';
@@ -48,6 +49,9 @@ commands:
                       message, the next N messages), counters and state; no actor: every node's
                       actors (what \`nats req rt.<cluster>.inspect.<actor> ''\` answers)
   decode              one envelope frame on stdin as JSON (for \`nats sub --translate 'rt decode'\`)
+  monitoring [--topology F] [--out D]
+                      write Prometheus's scrape config (one target per node's ports.metrics), the
+                      alert rules and a Grafana dashboard into D (default monitoring/)
   feed [--file F.gz]... [--speed 1|10|max] [--port 9400] [--symbols A,B] [--seed N] [--gap-every N]
                       serve market data in Binance's format (combined-stream WebSocket + REST depth):
                       a replay of recorded files, or the built-in synthetic feed when no --file
@@ -87,6 +91,8 @@ export async function main(argv: string[]): Promise<number> {
         return await inspectCommand(rest, DEFAULT_TOPOLOGY);
       case 'decode':
         return await decodeCommand();
+      case 'monitoring':
+        return monitoringCommand(rest);
       case 'up':
         return await upCommand(rest);
       case 'feed':
@@ -102,7 +108,7 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(HELP);
         return command === undefined ? 2 : 0;
       default:
-        process.stderr.write(`rt: unknown command "${command}": expected one of up, node, inspect, decode, feed, kill-switch, flatten, validate, db, help\n`);
+        process.stderr.write(`rt: unknown command "${command}": expected one of up, node, inspect, decode, monitoring, feed, kill-switch, flatten, validate, db, help\n`);
         return 2;
     }
   } catch (e) {
@@ -159,6 +165,14 @@ async function flattenCommand(args: string[]): Promise<number> {
   const symbol = positionals[0];
   if (!/^[A-Z0-9]{2,20}$/.test(symbol)) throw new UsageError(`symbol "${symbol}": expected upper-case letters and digits, e.g. BTCUSDT`);
   return askRisk(values.topology, values.host, { type: 'flatten', symbol, by: operatorName() } as Message);
+}
+
+function monitoringCommand(args: string[]): number {
+  const { values } = parse(args, { topology: { type: 'string' }, out: { type: 'string' } }, 0);
+  const file = values.topology ?? DEFAULT_TOPOLOGY;
+  const topology = loadTopology(file);
+  for (const f of writeMonitoring(topology, file, resolve(values.out ?? MONITORING_DIR))) process.stdout.write(`rt monitoring: wrote ${f}\n`);
+  return 0;
 }
 
 async function nodeCommand(args: string[]): Promise<number> {

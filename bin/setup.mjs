@@ -8,6 +8,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 const NEEDED = [
   { cmd: 'taskset', pkg: 'util-linux', why: 'pins node processes to their cores' },
   { cmd: 'nats-server', pkg: 'nats-server', why: 'carries envelopes between hosts and the inspection service; the tests start their own' },
+  { cmd: 'promtool', pkg: 'prometheus', why: 'checks the metrics output and the alert rules in the tests' },
   { cmd: 'ip', pkg: 'iproute2', why: 'builds the simulated hosts (network namespaces) of the multi-host tests' },
 ];
 

@@ -17,6 +17,7 @@ import { createLogger } from '../runtime/log.ts';
 import { claimPidFile } from '../runtime/pid-file.ts';
 import { actorSpecOf, nodeOf } from '../runtime/placement.ts';
 import { NodeMetrics } from '../runtime/metrics.ts';
+import { Gauge } from 'prom-client';
 import { MetricsServer, type Readiness } from '../runtime/metrics-server.ts';
 import { TraceCapture } from '../runtime/trace-capture.ts';
 import { Tracing } from '../runtime/tracing.ts';
@@ -146,10 +147,19 @@ export async function startNode(topology: Topology, node: string, kinds: KindReg
       envelopes_lost: ipc.gaps + (nats?.gaps ?? 0),
     };
   };
+  const ready = (): Readiness => readiness(topology, node, system, natsSide.nats, Object.values(topology.nodes).some((n) => n.host !== spec.host));
+  new Gauge({
+    name: 'rt_ready',
+    help: '1 when the node is ready (its /ready answers 200): actors started, transports connected, journal available.',
+    registers: [metrics.registry],
+    collect() {
+      this.set(ready().ready ? 1 : 0);
+    },
+  });
   let http: MetricsServer | undefined;
   if (spec.ports.metrics !== undefined) {
     try {
-      http = await MetricsServer.start({ metrics, port: spec.ports.metrics, host: spec.metricsBind, readiness: () => readiness(topology, node, system, natsSide.nats, Object.values(topology.nodes).some((n) => n.host !== spec.host)) });
+      http = await MetricsServer.start({ metrics, port: spec.ports.metrics, host: spec.metricsBind, readiness: ready });
     } catch (e) {
       await system.shutdown();
       await natsSide.nc?.close();
