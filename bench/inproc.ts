@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Behavior } from '../runtime/actor.ts';
 import type { ActorRef } from '../runtime/actor-ref.ts';
 import { ActorSystem } from '../runtime/actor-system.ts';
+import { type ObsMode, obsModeOf, observe } from './observed-system.ts';
 import { announceReady, announceResult, awaitSignal, isEntryScript, PinnedProcess, runPinnedChild } from './pinned-process.ts';
 
 /**
@@ -71,7 +72,11 @@ function pingpong(system: ActorSystem, roundTrips: number): Promise<number> {
       init: () => null,
       receive: (s, msg, ctx) => {
         if (msg.n === roundTrips) resolve((roundTrips / (performance.now() - start)) * 1000);
-        else ctx.tell(pong, { type: 'ball', n: msg.n + 1 });
+        else {
+          // Where a trace starts when the node traces (one round trip in its sample rate).
+          ctx.startTrace('ping');
+          ctx.tell(pong, { type: 'ball', n: msg.n + 1 });
+        }
         return s;
       },
     });
@@ -81,8 +86,8 @@ function pingpong(system: ActorSystem, roundTrips: number): Promise<number> {
 }
 
 /** Runs the child pinned to `core` and returns its figures (best of `rounds` runs in the child). */
-export async function measureInproc(core = '0'): Promise<InprocResult> {
-  const child = PinnedProcess.start({ file: new URL(import.meta.url), cores: core, args: ['--child'], label: 'inproc' });
+export async function measureInproc(core = '0', obs: ObsMode = 'off'): Promise<InprocResult> {
+  const child = PinnedProcess.start({ file: new URL(import.meta.url), cores: core, args: ['--child', '--obs', obs], label: `inproc (obs ${obs})` });
   try {
     await child.ready(() => null);
     child.signal('go');
@@ -93,16 +98,22 @@ export async function measureInproc(core = '0'): Promise<InprocResult> {
 }
 
 async function childMain(): Promise<void> {
+  const mode = obsModeOf(process.argv.includes('--obs') ? process.argv[process.argv.indexOf('--obs') + 1] : undefined);
+  const newSystem = (): ActorSystem => {
+    const s = new ActorSystem();
+    observe(s, mode);
+    return s;
+  };
   announceReady();
   await awaitSignal('go');
   // Warm-up runs let V8 optimise the dispatcher and mailbox before the timed ones.
-  await oneway(new ActorSystem(), 2_000_000);
-  await pingpong(new ActorSystem(), 500_000);
+  await oneway(newSystem(), 2_000_000);
+  await pingpong(newSystem(), 500_000);
   const onewayRates: number[] = [];
   const pingRates: number[] = [];
   for (let i = 0; i < 3; i++) {
-    onewayRates.push(await oneway(new ActorSystem(), ONEWAY_MESSAGES));
-    pingRates.push(await pingpong(new ActorSystem(), PINGPONG_ROUND_TRIPS));
+    onewayRates.push(await oneway(newSystem(), ONEWAY_MESSAGES));
+    pingRates.push(await pingpong(newSystem(), PINGPONG_ROUND_TRIPS));
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[1];
   announceResult({ oneway_msgs_per_s: median(onewayRates), pingpong_rtt_per_s: median(pingRates), oneway_n: ONEWAY_MESSAGES, pingpong_n: PINGPONG_ROUND_TRIPS });

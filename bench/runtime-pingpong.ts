@@ -6,6 +6,7 @@ import { connectNats } from '../runtime/nats-connection.ts';
 import { NatsTransport } from '../runtime/nats-transport.ts';
 import { TOPOLOGY_DEFAULTS } from '../runtime/topology.ts';
 import { NATS_FLAGS } from './raw/nats-pingpong.ts';
+import { obsModeOf, observe } from './observed-system.ts';
 import {
   pingPongScript,
   runPingPong,
@@ -35,6 +36,7 @@ const PEER_WAIT_MS = 10_000;
 
 async function node(name: string, config: PingPongRoleConfig): Promise<ActorSystem> {
   const system = new ActorSystem({ node: name, nodeOf: (a) => placement[a] });
+  observe(system, obsModeOf(config.extra.obs));
   const server = config.extra[name === 'ping' ? 'nats-client' : 'nats-echo'];
   if (typeof server !== 'string') {
     await IpcTransport.attach(system, { ipcDir: dirname(config.path), ...TOPOLOGY_DEFAULTS.transport });
@@ -82,8 +84,10 @@ async function client(config: PingPongRoleConfig, run: RoundTripRun): Promise<vo
       init: (ctx) => (ctx.tell('echo', ping), null),
       receive: (s, msg, ctx) => {
         if (msg.payload.length !== config.payload_bytes) reject(new Error(`reply of ${msg.payload.length} bytes`));
-        if (run.next()) ctx.tell('echo', ping);
-        else resolve();
+        if (run.next()) {
+          ctx.startTrace('ping');
+          ctx.tell('echo', ping);
+        } else resolve();
         return s;
       },
     };
@@ -93,4 +97,4 @@ async function client(config: PingPongRoleConfig, run: RoundTripRun): Promise<vo
   });
 }
 
-await pingPongScript(import.meta.url, { echo, client }, 'runtime (pinger core 0, echo core 1)', NATS_FLAGS);
+await pingPongScript(import.meta.url, { echo, client }, 'runtime (pinger core 0, echo core 1)', { ...NATS_FLAGS, obs: { type: 'string' } });

@@ -6,7 +6,7 @@ import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const benchDir = fileURLToPath(new URL('../bench/', import.meta.url));
-const SUITES = ['runtime', 'marketdata', 'trading', 'persistence', 'nats'];
+const SUITES = ['runtime', 'marketdata', 'trading', 'persistence', 'nats', 'observability'];
 const [suite, ...rest] = process.argv.slice(2);
 if (suite === '--help' || suite === '-h') {
   console.log(`usage: npm run bench [-- <suite> [options]]\nsuites: ${SUITES.join(', ')}`);

@@ -140,6 +140,7 @@ export class ActorCell<M extends Message = Message, S = unknown> implements Deli
         const behavior = this.behavior;
         const stats = this.stats;
         const tracing = this.system.tracing;
+        let t0 = stats === undefined ? 0 : performance.now();
         // The hot loop: everything it touches is a field read or a ring-buffer slot.
         while (n < budget && mailbox.size !== 0 && this.signals.length === 0 && !this.waiting) {
           this.sender = mailbox.peekSender() as ActorRef | undefined;
@@ -154,15 +155,19 @@ export class ActorCell<M extends Message = Message, S = unknown> implements Deli
             }
           }
           activeTrace.current = this.trace;
-          const t0 = stats === undefined ? 0 : performance.now();
           const next = behavior.receive(this.state, msg, this);
           if (next === undefined && this.state !== undefined) {
             // A switch without a case for this message type: keep the state (do not let the next
             // message crash on an undefined one) and say which message it was.
             this.system.deadLetter(this.address, this.sender, msg, 'unhandled', `${this.address} has no case for a "${msg.type}" message: state kept`, false);
           } else this.state = next;
-          if (stats !== undefined) stats.handled(msg.type, performance.now() - t0);
-          if (this.span !== undefined) this.endSpan();
+          if (stats !== undefined) {
+            // One clock read per message: this message ended when the next one starts.
+            const t1 = performance.now();
+            stats.handled(msg.type, t1 - t0);
+            t0 = t1;
+          }
+          if (this.span !== undefined || this.rootSpan !== undefined) this.endSpan();
           this.handled++;
           n++;
           if (this.status !== 'running') break;
@@ -171,10 +176,8 @@ export class ActorCell<M extends Message = Message, S = unknown> implements Deli
         activeTrace.current = undefined;
       } catch (e) {
         n++;
-        if (this.span !== undefined) {
-          this.span.setStatus({ code: SpanStatusCode.ERROR, message: e instanceof Error ? e.message : String(e) });
-          this.endSpan();
-        }
+        this.span?.setStatus({ code: SpanStatusCode.ERROR, message: e instanceof Error ? e.message : String(e) });
+        this.endSpan();
         activeTrace.current = undefined;
         this.fail(e);
       }
@@ -185,24 +188,29 @@ export class ActorCell<M extends Message = Message, S = unknown> implements Deli
   /** The span of the message being handled (or the trace it started), if any. */
   private span: Span | undefined;
 
+  /** A trace this message started (startTrace), ended with the message. */
+  private rootSpan: Span | undefined;
+
   private endSpan(): void {
-    (this.span as Span).end();
+    this.span?.end();
     this.span = undefined;
+    this.rootSpan?.end();
+    this.rootSpan = undefined;
   }
 
   /**
-   * Starts a new trace here for one call in the tracing's sampleEvery (the feed gateway, per
-   * tick): what this message sends from now on carries it. Ends with the message. No-op without
-   * tracing, or when this message already has a span.
+   * Starts a new trace here, for one call in the tracing's sampleEvery; what this message sends
+   * from now on carries it (the other calls start none: what is sent carries no trace). A no-op
+   * on a node that does not trace.
    */
   startTrace(name: string): void {
     const tracing = this.system.tracing;
-    if (tracing === undefined || this.span !== undefined) return;
+    if (tracing === undefined) return;
+    this.rootSpan?.end();
     const root = tracing.startRoot(name);
-    if (!root) return;
-    this.span = root.span;
-    this.trace = root.trace;
-    activeTrace.current = root.trace;
+    this.rootSpan = root?.span;
+    this.trace = root?.trace;
+    activeTrace.current = this.trace;
   }
 
   // ---- failure, restart, stop ----

@@ -60,8 +60,9 @@ export interface ActorContext<M extends Message = Message> {
   /** Fails the actor from outside its turn: its supervisor decides, as for a throwing handler. */
   crash(error: Error): void;
   /**
-   * Starts a trace at this message (when the node traces, for one call in its sample rate): what
-   * it sends from now on carries the new trace context. The feed gateway calls it per tick.
+   * Starts a new trace at this message, for one call in the node's sample rate (when it traces):
+   * what it sends from now on carries the new trace context, or none for the calls not sampled.
+   * The feed gateway calls it per tick.
    */
   startTrace(name: string): void;
 }

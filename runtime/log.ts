@@ -1,4 +1,4 @@
-import { pino, type Logger } from 'pino';
+import { type DestinationStream, pino, type Logger } from 'pino';
 import { activeTrace, traceIdOf } from './tracing.ts';
 
 export type { Logger };
@@ -8,7 +8,7 @@ export type { Logger };
  * with the node name on every line, and the trace id of the message being handled, if it has one.
  * Level from RT_LOG_LEVEL (default info).
  */
-export function createLogger(bindings: Record<string, unknown>): Logger {
+export function createLogger(bindings: Record<string, unknown>, destination: DestinationStream = pino.destination(2)): Logger {
   return pino(
     {
       level: process.env.RT_LOG_LEVEL ?? 'info',
@@ -19,6 +19,6 @@ export function createLogger(bindings: Record<string, unknown>): Logger {
         return id === undefined ? {} : { trace_id: id };
       },
     },
-    pino.destination(2),
+    destination,
   );
 }

@@ -17,7 +17,7 @@ import { createLogger } from '../runtime/log.ts';
 import { claimPidFile } from '../runtime/pid-file.ts';
 import { actorSpecOf, nodeOf } from '../runtime/placement.ts';
 import { NodeMetrics } from '../runtime/metrics.ts';
-import { Gauge } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
 import { MetricsServer, type Readiness } from '../runtime/metrics-server.ts';
 import { TraceCapture } from '../runtime/trace-capture.ts';
 import { Tracing } from '../runtime/tracing.ts';
@@ -147,6 +147,13 @@ export async function startNode(topology: Topology, node: string, kinds: KindReg
       envelopes_lost: ipc.gaps + (nats?.gaps ?? 0),
     };
   };
+  if (system.journal) {
+    const journal = system.journal;
+    const registers = [metrics.registry];
+    new Gauge({ name: 'rt_journal_available', help: '1 while the journal writes (PostgreSQL reachable, batches in time).', registers, collect() { this.set(journal.stats().health.available ? 1 : 0); } });
+    new Gauge({ name: 'rt_journal_pending_events', help: 'Events waiting to be written.', registers, collect() { this.set(journal.stats().pending); } });
+    new Counter({ name: 'rt_journal_events_total', help: 'Events written to the journal.', registers, collect() { this.reset(); this.inc(journal.stats().events); } });
+  }
   const ready = (): Readiness => readiness(topology, node, system, natsSide.nats, Object.values(topology.nodes).some((n) => n.host !== spec.host));
   new Gauge({
     name: 'rt_ready',

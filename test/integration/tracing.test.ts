@@ -1,6 +1,6 @@
 // One tick's trace across node processes: `rt up --replay` of the recorded USD-M files on four
 // nodes, each registering the OpenTelemetry SDK with its in-memory exporter (RT_TRACE_FILE: every
-// node writes its finished spans when it stops), one tick in 20 starting a trace. A trace that
+// node writes its finished spans when it stops), one tick in 4 starting a trace. A trace that
 // ended in an order must run edge (feed gateway, book) -> strategy (signal) -> execution (risk,
 // order, venue gateway), each span the child of the one that sent its message.
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -23,7 +23,7 @@ describe('traces across node processes', () => {
     'follow one tick from the feed gateway to the venue gateway through three node processes, with parent/child links',
     async () => {
       const prefix = join(dir, 'trace');
-      const run = await startReplayRun({ dir, cluster: 'tracetest', files: files as string[], speed: 'max', killAfterMs: 100_000, env: { RT_TRACE_FILE: prefix, RT_TRACE_SAMPLE_EVERY: '20' } });
+      const run = await startReplayRun({ dir, cluster: 'tracetest', files: files as string[], speed: 'max', killAfterMs: 100_000, env: { RT_TRACE_FILE: prefix, RT_TRACE_SAMPLE_EVERY: '4' } });
       await finishedRun(run);
       const spans: CapturedSpan[] = [];
       for (const node of ['exchange', 'edge', 'strategy', 'execution']) {
