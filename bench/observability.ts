@@ -21,7 +21,8 @@ const report = new BenchReport('observability', 'npm run bench -- observability'
 const pct = (on: number, off: number): number => ((on - off) / off) * 100;
 
 console.log(`ipc round trips with observability off / on / all, ${rounds} alternating rounds...`);
-const opts = (obs: string) => ({ round_trips, args: ['--obs', obs] });
+// Traced round trips are slower (about 0.4 ms here): give a run time enough.
+const opts = (obs: string) => ({ round_trips, args: ['--obs', obs], deadline_ms: 300_000 });
 const pings = await runAlternating(
   { off: () => measureRuntimePingPong(opts('off')), on: () => measureRuntimePingPong(opts('on')), all: () => measureRuntimePingPong(opts('all')) },
   rounds,
