@@ -94,6 +94,7 @@ describe('a valid topology', () => {
       actors: ['feed', 'book/*'],
       supervision: topology.defaults.supervision,
       restart: { maxRestarts: 5, withinS: 60, backoffMinMs: 100, backoffMaxMs: 5000 },
+      metricsBind: '127.0.0.1',
     });
     expect(topology.actors['book/*']).toEqual({
       key: 'book/*',
@@ -243,9 +244,9 @@ describe('a bad topology is rejected with the exact problem', () => {
       ...at(text, 5, 'core:'),
       path: 'nodes.edge.core',
       value: 'core',
-      expected: 'one of host, cores, actors, ports, supervision, restart',
+      expected: 'one of host, cores, actors, ports, supervision, restart, metrics_bind',
       message:
-        'nodes.edge.core: unknown key "core": expected one of host, cores, actors, ports, supervision, restart; did you mean "cores"?',
+        'nodes.edge.core: unknown key "core": expected one of host, cores, actors, ports, supervision, restart, metrics_bind; did you mean "cores"?',
     });
     expect(onlyProblem(variant('cluster: demo\n', 'cluster: demo\nnats: []\n'))).toMatchObject({
       line: 2,

@@ -53,6 +53,9 @@ function deterministic(doc: Document): void {
   // The order actors' venue rate limit is wall-clock (170 orders a minute): lifted, or how many
   // orders pass would depend on how long the run takes.
   doc.setIn(['actors', 'order/*', 'options', 'rate_orders_max'], 1_000_000);
+  // The two hosts' rt up start independently: an intent sent before the other host's node is
+  // heard waits for it rather than expiring after the default 5 s (a loaded machine can take longer).
+  doc.setIn(['transport', 'hold_ms'], 60_000);
 }
 
 const fillsOf = (venueLog: string): string[] =>
