@@ -14,24 +14,24 @@ import { nodeOf } from '../runtime/placement.ts';
 import { currentHostsOf, type Topology } from '../runtime/topology.ts';
 
 export const OPERATOR_ASK_TIMEOUT_MS = 5000;
+/** An operator command sends one request and reads one answer: its links hold and batch at most this many envelopes. */
+const OPERATOR_ENVELOPES_MAX = 16;
 
 /** Sends `msg` to `address` on the running topology and returns its reply. */
 export async function askRunning<R extends Message>(topology: Topology, address: string, msg: Message, timeoutMs = OPERATOR_ASK_TIMEOUT_MS, host?: string): Promise<R> {
-  if (nodeOf(topology, address) === undefined) throw new Error(`no node of ${topology.file} holds "${address}"`);
-  const target = nodeOf(topology, address) as string;
+  const target = nodeOf(topology, address);
+  if (target === undefined) throw new Error(`no node of ${topology.file} holds "${address}"`);
   const system = new ActorSystem({ node: `cli-${process.pid}`, nodeOf: (a) => nodeOf(topology, a) });
   const here = currentHostsOf(topology.hosts, host ? { currentHost: host } : {});
   const targetHost = topology.nodes[target].host;
   let nc: NatsConnection | undefined;
   if (here.includes(targetHost)) {
-    await IpcTransport.attach(system, { ipcDir: topology.transport.ipcDir, holdMs: timeoutMs, holdMax: 16, batchMax: 16 });
+    await IpcTransport.attach(system, { ipcDir: topology.transport.ipcDir, holdMs: timeoutMs, holdMax: OPERATOR_ENVELOPES_MAX, batchMax: OPERATOR_ENVELOPES_MAX });
   } else {
     // Another host's node: through this host's NATS servers, else the target host's.
     const servers = here.flatMap((h) => topology.hosts[h].nats);
     nc = await connectNats(servers.length > 0 ? servers : topology.hosts[targetHost].nats, `rt cli ${process.pid}`, { waitOnFirstConnect: false });
-    const transport = new NatsTransport(system, nc, { cluster: topology.cluster, keys: [], holdMs: timeoutMs, holdMax: 16, batchMax: 16, inboundMax: 16 });
-    system.attachTransport(transport);
-    transport.start();
+    NatsTransport.attach(system, nc, { cluster: topology.cluster, keys: [], holdMs: timeoutMs, holdMax: OPERATOR_ENVELOPES_MAX, batchMax: OPERATOR_ENVELOPES_MAX, inboundMax: OPERATOR_ENVELOPES_MAX });
   }
   try {
     return await system.ask<R>(address, msg, timeoutMs);

@@ -30,6 +30,8 @@ import { MONITORING_DIR, writeMonitoring } from './monitoring-files.ts';
 
 const RT_BIN = fileURLToPath(new URL('../bin/rt.mjs', import.meta.url));
 const DEFAULT_TOPOLOGY = process.env.RT_TOPOLOGY ?? 'topology.yaml';
+/** How often `rt up` asks the other hosts' nodes for their status (as often as its own nodes report). */
+const REMOTE_STATUS_EVERY_MS = 1000;
 
 const HELP = `rt: a supervised actor runtime for trading
 
@@ -263,7 +265,7 @@ async function upCommand(args: string[]): Promise<number> {
   const others = Object.keys(topology.nodes).filter((n) => topology.nodes[n].host !== host);
   const remote =
     others.length > 0 && topology.hosts[host].nats.length > 0
-      ? new RemoteNodes({ servers: topology.hosts[host].nats, cluster: topology.cluster, nodes: others, everyMs: 1000, name: `rt up ${topology.cluster} ${host}` })
+      ? new RemoteNodes({ servers: topology.hosts[host].nats, cluster: topology.cluster, nodes: others, everyMs: REMOTE_STATUS_EVERY_MS, name: `rt up ${topology.cluster} ${host}` })
       : undefined;
   remote?.start();
   const localNats = others.length === 0 ? await startMissingNats(topology.hosts[host].nats, (line) => process.stdout.write(`rt up: ${line}\n`)) : undefined;

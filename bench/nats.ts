@@ -5,7 +5,7 @@ import { measureNatsPingPong } from './raw/nats-pingpong.ts';
 import { PINGPONG_DEFAULTS, addPingPongFigures, describePingPong } from './raw/pingpong.ts';
 import { BenchReport } from './report.ts';
 import { roundTripArgs } from './suite-args.ts';
-import { measureRuntimeOneway } from './runtime-oneway.ts';
+import { addOnewayFigure, measureRuntimeOneway } from './runtime-oneway.ts';
 
 /**
  * Suite `nats` (BENCH.md): round trips between two hosts through the runtime over NATS, alternating
@@ -54,21 +54,8 @@ try {
 
   const ONEWAY_ROUNDS = Math.max(3, rounds);
   console.log(`one-way throughput across hosts, ${ONEWAY_ROUNDS} rounds...`);
-  const oneways = [];
-  for (let i = 0; i < ONEWAY_ROUNDS; i++) {
-    const r = await measureRuntimeOneway({ producer: { url: a.natsUrl, netns: a.netns }, consumer: { url: b.natsUrl, netns: b.netns }, serverPids });
-    console.log(`round ${i + 1} nats one-way ${Math.round(r.msgs_per_s).toLocaleString('en-US')} msg/s (other-cpu ${r.interference_pct.toFixed(1)}%)`);
-    oneways.push(r);
-  }
-  const oneway = [...oneways].sort((x, y) => x.msgs_per_s - y.msgs_per_s)[Math.floor(oneways.length / 2)];
-  report.add({
-    name: 'nats.oneway.msgs_per_s',
-    value: oneway.msgs_per_s,
-    unit: 'msg/s',
-    better: 'higher',
-    n: oneway.n,
-    note: `producer actor (host a, core 0) -> consumer actor (host b, core 1) over NATS; envelopes to one receiver told in one turn share a NATS message (<= batch_max 512), credit every 20000; median of ${ONEWAY_ROUNDS} rounds (min ${Math.round(Math.min(...oneways.map((o) => o.msgs_per_s)))}, max ${Math.round(Math.max(...oneways.map((o) => o.msgs_per_s)))}); ${pinning}`,
-  });
+  const over = { producer: { url: a.natsUrl, netns: a.netns }, consumer: { url: b.natsUrl, netns: b.netns }, serverPids };
+  await addOnewayFigure(report, 'nats', ONEWAY_ROUNDS, () => measureRuntimeOneway(over), `producer actor (host a, core 0) -> consumer actor (host b, core 1) over NATS; envelopes to one receiver told in one turn share a NATS message (<= batch_max 512); ${pinning}`);
   await report.write();
 } finally {
   await sim.close();

@@ -10,6 +10,7 @@ import { connectNats } from '../runtime/nats-connection.ts';
 import { NatsTransport } from '../runtime/nats-transport.ts';
 import { TOPOLOGY_DEFAULTS } from '../runtime/topology.ts';
 import { CpuInterference } from './cpu-interference.ts';
+import type { BenchReport } from './report.ts';
 import { announceReady, announceResult, awaitSignal, isEntryScript, PinnedProcess, runPinnedChild } from './pinned-process.ts';
 
 /**
@@ -26,6 +27,8 @@ const WARMUP = 400_000;
 const CREDIT_EVERY = 20_000;
 const WINDOW = 4 * CREDIT_EVERY;
 const CHUNK = 1000;
+/** Over NATS: longest wait for the other node's first heartbeat. */
+const PEER_WAIT_MS = 10_000;
 
 type Item = { type: 'item'; n: number };
 type Credit = { type: 'credit'; upTo: number };
@@ -54,15 +57,10 @@ async function node(name: string, ipcDir: string): Promise<ActorSystem> {
     return system;
   }
   const nc = await connectNats([process.argv[at + 1]], `bench ${name}`);
-  const transport = new NatsTransport(system, nc, { cluster: 'bench', keys: [name === 'src' ? 'producer' : 'consumer'], ...TOPOLOGY_DEFAULTS.transport });
-  system.attachTransport(transport);
-  transport.start();
+  const transport = NatsTransport.attach(system, nc, { cluster: 'bench', keys: [name === 'src' ? 'producer' : 'consumer'], ...TOPOLOGY_DEFAULTS.transport });
   // The producer starts once the consumer is up: it waits to hear it (the consumer's credits are
   // held until it hears the producer).
-  for (const end = Date.now() + 10_000; name === 'src' && !transport.canSend('dst'); ) {
-    if (Date.now() > end) throw new Error('node dst not heard over NATS within 10 s');
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  if (name === 'src') await transport.untilHeard('dst', PEER_WAIT_MS);
   return system;
 }
 
@@ -136,4 +134,28 @@ if (isEntryScript(import.meta.url)) {
   const dir = process.argv[process.argv.indexOf('--dir') + 1];
   if (process.argv.includes('--role')) runPinnedChild(() => (role === 'consumer' ? consumerMain(dir) : producerMain(dir)));
   else console.log(await measureRuntimeOneway());
+}
+
+/**
+ * Runs the one-way measurement `rounds` times and adds its median as `<prefix>.oneway.msgs_per_s`,
+ * the spread (min, max) in the note. One-way throughput varies more from run to run than latency
+ * does (how envelopes fall into frames depends on timing), so it takes several rounds.
+ */
+export async function addOnewayFigure(report: BenchReport, prefix: string, rounds: number, measure: () => Promise<OnewayResult>, note: string): Promise<void> {
+  const results: OnewayResult[] = [];
+  for (let i = 0; i < rounds; i++) {
+    const r = await measure();
+    console.log(`round ${i + 1} ${prefix} one-way ${Math.round(r.msgs_per_s).toLocaleString('en-US')} msg/s (other-cpu ${r.interference_pct.toFixed(1)}%)`);
+    results.push(r);
+  }
+  const rates = results.map((r) => r.msgs_per_s);
+  const median = [...results].sort((x, y) => x.msgs_per_s - y.msgs_per_s)[Math.floor(results.length / 2)];
+  report.add({
+    name: `${prefix}.oneway.msgs_per_s`,
+    value: median.msgs_per_s,
+    unit: 'msg/s',
+    better: 'higher',
+    n: median.n,
+    note: `${note}; credit every ${CREDIT_EVERY}; median of ${rounds} rounds (min ${Math.round(Math.min(...rates))}, max ${Math.round(Math.max(...rates))})`,
+  });
 }

@@ -43,13 +43,8 @@ async function node(name: string, config: PingPongRoleConfig): Promise<ActorSyst
     return system;
   }
   const nc = await connectNats([server], `bench ${name}`);
-  const transport = new NatsTransport(system, nc, { cluster: 'bench', keys: [name === 'ping' ? 'pinger' : 'echo'], ...TOPOLOGY_DEFAULTS.transport });
-  system.attachTransport(transport);
-  transport.start();
-  for (const end = Date.now() + PEER_WAIT_MS; name === 'ping' && !transport.canSend('pong'); ) {
-    if (Date.now() > end) throw new Error(`node pong not heard over NATS within ${PEER_WAIT_MS} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  const transport = NatsTransport.attach(system, nc, { cluster: 'bench', keys: [name === 'ping' ? 'pinger' : 'echo'], ...TOPOLOGY_DEFAULTS.transport });
+  if (name === 'ping') await transport.untilHeard('pong', PEER_WAIT_MS);
   return system;
 }
 

@@ -5,7 +5,7 @@ import { measureUdsPingPong } from './raw/uds-pingpong.ts';
 import { measureZmqPingPong } from './raw/zmq-pingpong.ts';
 import { BenchReport } from './report.ts';
 import { roundTripArgs } from './suite-args.ts';
-import { measureRuntimeOneway } from './runtime-oneway.ts';
+import { addOnewayFigure, measureRuntimeOneway } from './runtime-oneway.ts';
 import { measureRuntimePingPong } from './runtime-pingpong.ts';
 
 /**
@@ -66,23 +66,7 @@ const oursLarge = addPingPongFigures(report, 'ipc_256b', large.ipc_256b, `as ipc
 const zmqLarge = addPingPongFigures(report, 'zmq_raw_256b', large.zmq_raw_256b, `as zmq_raw, ${large_payload}; ${pinning}`);
 report.add({ name: 'ipc_256b.rtt.p99_ratio', value: oursLarge.latency.p99_us / zmqLarge.latency.p99_us, unit: 'ratio', better: 'lower', n: oursLarge.latency.n, note: 'runtime / bare zeromq, 256-byte payload' });
 
-// One-way throughput varies more from run to run than latency does (how envelopes fall into
-// frames depends on timing), so it takes more rounds.
 const ONEWAY_ROUNDS = Math.max(5, rounds);
 console.log(`ipc one-way throughput, ${ONEWAY_ROUNDS} rounds...`);
-const oneways = [];
-for (let i = 0; i < ONEWAY_ROUNDS; i++) {
-  const r = await measureRuntimeOneway();
-  console.log(`round ${i + 1} ipc one-way ${Math.round(r.msgs_per_s).toLocaleString('en-US')} msg/s (other-cpu ${r.interference_pct.toFixed(1)}%)`);
-  oneways.push(r);
-}
-const oneway = [...oneways].sort((a, b) => a.msgs_per_s - b.msgs_per_s)[Math.floor(oneways.length / 2)];
-report.add({
-  name: 'ipc.oneway.msgs_per_s',
-  value: oneway.msgs_per_s,
-  unit: 'msg/s',
-  better: 'higher',
-  n: oneway.n,
-  note: `producer actor (core 0) -> consumer actor (core 1); envelopes told in one dispatcher turn share a frame (<= batch_max 512), credit every 20000; median of ${ONEWAY_ROUNDS} rounds (min ${Math.round(Math.min(...oneways.map((o) => o.msgs_per_s)))}, max ${Math.round(Math.max(...oneways.map((o) => o.msgs_per_s)))})`,
-});
+await addOnewayFigure(report, 'ipc', ONEWAY_ROUNDS, () => measureRuntimeOneway(), 'producer actor (core 0) -> consumer actor (core 1); envelopes told in one dispatcher turn share a frame (<= batch_max 512)');
 await report.write();

@@ -13,10 +13,12 @@ import { type NatsConnection, type Service, ServiceError, type ServiceMsg } from
 import type { ActorCell } from './actor-cell.ts';
 import type { ActorSystem } from './actor-system.ts';
 import { encodeJson } from './json-codec.ts';
-import { addressOfTokens, endpointName, inspectPrefix, inspectSubjectOfKey, nodeSubject, serviceName } from './nats-subjects.ts';
+import { addressOfTokens, endpointName, keySubject, nodeSubject, serviceName, subjectPrefix } from './nats-subjects.ts';
 
 export const PEEK_DEFAULT = 10;
 export const PEEK_MAX = 1000;
+/** Addresses a 404 lists (a node may hold thousands of order actors). */
+const LISTED_ADDRESSES_MAX = 20;
 /** Longest state summary sent back (bytes of JSON); a longer one is cut and says so. */
 const SUMMARY_BYTES_MAX = 64 * 1024;
 
@@ -117,7 +119,7 @@ export function inspectCell(cell: ActorCell, node: string, peek: number, nowMs =
 export function inspectAddress(system: ActorSystem, address: string, peek: number): ActorInspection {
   const cell = system.cellOf(address);
   if (!cell || cell.dead) {
-    throw new InspectRequestError(404, `no actor at ${JSON.stringify(address)} on node ${system.node}: expected one of ${system.localAddresses().slice(0, 20).join(', ') || '(none running)'}`);
+    throw new InspectRequestError(404, `no actor at ${JSON.stringify(address)} on node ${system.node}: expected one of ${system.localAddresses().slice(0, LISTED_ADDRESSES_MAX).join(', ') || '(none running)'}`);
   }
   // The dispatcher's clock is what enqueue times were read from.
   return inspectCell(cell, system.node, peek, performance.now());
@@ -166,14 +168,14 @@ export async function startInspectionService(nc: NatsConnection, system: ActorSy
     description: `actors of node ${system.node} in cluster ${o.cluster}: mailbox depth, peek, counters and state`,
     metadata: { cluster: o.cluster, node: system.node, ...o.metadata },
   });
-  const prefix = inspectPrefix(o.cluster);
+  const prefix = subjectPrefix(o.cluster, 'inspect');
   const used = new Set<string>();
   for (const key of o.keys) {
     let name = endpointName(key);
     while (used.has(name)) name += '_';
     used.add(name);
     service.addEndpoint(name, {
-      subject: inspectSubjectOfKey(o.cluster, key),
+      subject: keySubject(o.cluster, 'inspect', key),
       metadata: { actor: key },
       handler: (err, msg) => {
         if (err) return;

@@ -2,10 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import * as zmq from 'zeromq';
 import type { ActorSystem } from './actor-system.ts';
-import { CodecError, decodeFrame, encodeFrame, type Frame, type FrameHeader, type Outgoing } from './codec.ts';
-import type { Envelope, RemoteTransport } from './envelope.ts';
-import { LinkSequence } from './link-sequence.ts';
-import { Outbox, TurnFlush } from './outbox.ts';
+import { encodeFrame, type Frame, type FrameHeader, type Outgoing } from './codec.ts';
+import type { RemoteTransport } from './envelope.ts';
+import { decodeReceived, LinkSequence } from './link-sequence.ts';
+import { Links, Outbox, TurnFlush, unreachable } from './outbox.ts';
 import type { Message } from './message.ts';
 import { ipcSocketPath } from './topology.ts';
 
@@ -73,9 +73,9 @@ export class IpcTransport implements RemoteTransport {
   /** Random per process start: a receiver resets its sequence tracking when it changes. */
   readonly incarnation = randomBytes(4).readUInt32BE(0);
   private readonly pull: zmq.Pull;
-  private readonly links = new Map<string, Link>();
+  private readonly links = new Links((node) => new Link(this, node));
   /** Sequence numbers seen per sending node (bounded by the number of nodes). */
-  private readonly sequence = new LinkSequence((node, from, to) => this.system.events.emit('transport-gap', { transport: 'ipc', node, from, to }));
+  private readonly sequence: LinkSequence;
   private readonly sockPath: string;
   private closed = false;
   private receiving: Promise<void> | undefined;
@@ -92,6 +92,7 @@ export class IpcTransport implements RemoteTransport {
     this.pull = new zmq.Pull({ linger: 0, receiveHighWaterMark: 0 });
     this.header = { node: system.node, incarnation: this.incarnation, epoch: options.epoch ?? 0 };
     this.turnFlush = new TurnFlush(system.dispatcher);
+    this.sequence = new LinkSequence(system, 'ipc');
   }
 
   /**
@@ -117,12 +118,7 @@ export class IpcTransport implements RemoteTransport {
   }
 
   send(node: string, to: string, from: string, body: Message, traceparent: string, tracestate: string): void {
-    let link = this.links.get(node);
-    if (!link) {
-      link = new Link(this, node);
-      this.links.set(node, link);
-    }
-    link.tell(to, from, body, traceparent, tracestate, this.system.dispatcher);
+    this.links.to(node).tell(to, from, body, traceparent, tracestate, this.system.dispatcher);
   }
 
   private readonly turnFlush: TurnFlush;
@@ -139,7 +135,7 @@ export class IpcTransport implements RemoteTransport {
 
   /** @internal a held envelope expired or overflowed: dead letter, sender told. */
   undeliverable(o: Outgoing, node: string, detail: string): void {
-    this.system.deadLetter(o.to, o.from === '' ? undefined : this.system.ref(o.from), o.body, 'node-unreachable', `node ${node} unreachable: ${detail}`);
+    unreachable(this.system, o, node, detail);
   }
 
   /** @internal what every frame of this node says about its sender */
@@ -177,12 +173,9 @@ export class IpcTransport implements RemoteTransport {
 
   /** Delivers a frame; returns a promise only when a back-pressured mailbox made it stop part-way. */
   private onFrame(buf: Buffer): Promise<void> | undefined {
-    let frame: Frame;
-    try {
-      frame = decodeFrame(buf);
-    } catch (e) {
+    const frame = decodeReceived(this.system, buf);
+    if (frame === undefined) {
       this.badFrames++;
-      this.system.events.emit('bad-frame', { error: e instanceof CodecError ? e : new CodecError(String(e)), bytes: buf.length });
       return undefined;
     }
     this.receivedFrames++;
@@ -193,7 +186,7 @@ export class IpcTransport implements RemoteTransport {
     const envelopes = frame.envelopes;
     for (let i = start; i < envelopes.length; i++) {
       const env = envelopes[i];
-      if (!this.inSequence(env, frame)) continue;
+      if (!this.sequence.admit(frame.node, frame.incarnation, env)) continue;
       this.receivedEnvelopes++;
       if (this.system.deliverEnvelope(env) === 'full') {
         const box = this.system.cellOf(env.to)?.mailbox;
@@ -225,13 +218,6 @@ export class IpcTransport implements RemoteTransport {
       next = this.deliverFrom(frame, at + 1);
     });
     if (next) await next;
-  }
-
-  /** Per-link sequence check: drops a duplicate, counts a gap; false when the envelope must be dropped. */
-  private inSequence(env: Envelope, frame: Frame): boolean {
-    if (this.sequence.accept(frame.node, frame.incarnation, env.seq)) return true;
-    this.system.deadLetter(env.to, undefined, env.body, 'duplicate', `seq ${env.seq} from node ${frame.node} already delivered (last ${this.sequence.lastOf(frame.node)})`, false);
-    return false;
   }
 
   stats(): IpcStats {

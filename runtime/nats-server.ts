@@ -122,7 +122,10 @@ export class NatsServer {
   }
 }
 
-/** Whether something accepts TCP connections at host:port (within 500 ms). */
+/** How long a probe of a port waits for a connection before it calls the port free. */
+const LISTEN_PROBE_MS = 500;
+
+/** Whether something accepts TCP connections at host:port (within LISTEN_PROBE_MS). */
 export function listening(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect({ host, port });
@@ -130,7 +133,7 @@ export function listening(host: string, port: number): Promise<boolean> {
       s.destroy();
       resolve(ok);
     };
-    s.setTimeout(500, () => done(false));
+    s.setTimeout(LISTEN_PROBE_MS, () => done(false));
     s.once('connect', () => done(true));
     s.once('error', () => done(false));
   });

@@ -30,29 +30,22 @@ export function addressOfTokens(tokens: string): string {
     .join('/');
 }
 
-export function mailSubject(cluster: string, address: string): string {
-  return `rt.${cluster}.mail.${addressTokens(address)}`;
+/** The subjects named by an actor's address: its mail, and its inspect requests. */
+export type AddressSubject = 'mail' | 'inspect';
+
+/** `rt.<cluster>.<kind>.`, the prefix an address's tokens follow. */
+export function subjectPrefix(cluster: string, kind: AddressSubject): string {
+  return `rt.${cluster}.${kind}.`;
 }
 
-/** The subject that covers an actor key of topology.yaml: `risk`, or a pattern `order/*` -> every order. */
-export function mailSubjectOfKey(cluster: string, key: string): string {
-  return key.endsWith('/*') ? `rt.${cluster}.mail.${addressTokens(key.slice(0, -2))}.>` : mailSubject(cluster, key);
+/** `rt.demo.mail.order.C1` for the address `order/C1`. */
+export function addressSubject(cluster: string, kind: AddressSubject, address: string): string {
+  return subjectPrefix(cluster, kind) + addressTokens(address);
 }
 
-export function mailPrefix(cluster: string): string {
-  return `rt.${cluster}.mail.`;
-}
-
-export function inspectSubject(cluster: string, address: string): string {
-  return `rt.${cluster}.inspect.${addressTokens(address)}`;
-}
-
-export function inspectSubjectOfKey(cluster: string, key: string): string {
-  return key.endsWith('/*') ? `rt.${cluster}.inspect.${addressTokens(key.slice(0, -2))}.>` : inspectSubject(cluster, key);
-}
-
-export function inspectPrefix(cluster: string): string {
-  return `rt.${cluster}.inspect.`;
+/** The subject that covers an actor key of topology.yaml: `risk`, or a pattern `order/*` -> every order (`...order.>`). */
+export function keySubject(cluster: string, kind: AddressSubject, key: string): string {
+  return key.endsWith('/*') ? `${addressSubject(cluster, kind, key.slice(0, -2))}.>` : addressSubject(cluster, kind, key);
 }
 
 export function nodeSubject(cluster: string, node: string): string {

@@ -2,13 +2,13 @@ import { randomBytes } from 'node:crypto';
 import type { NatsConnection, Subscription } from 'nats';
 import type { ActorSystem } from './actor-system.ts';
 import { ASK_PREFIX } from './actor-system.ts';
-import { CodecError, decodeFrame, encodeFrame, type Frame, type FrameHeader, type Outgoing } from './codec.ts';
+import { encodeFrame, type Frame, type FrameHeader, type Outgoing } from './codec.ts';
 import type { Envelope, RemoteTransport } from './envelope.ts';
 import type { LinkStats } from './ipc-transport.ts';
-import { LinkSequence } from './link-sequence.ts';
+import { decodeReceived, LinkSequence } from './link-sequence.ts';
 import type { Message } from './message.ts';
-import { Outbox, TurnFlush } from './outbox.ts';
-import { heartbeatSubject, mailSubject, mailSubjectOfKey } from './nats-subjects.ts';
+import { Links, Outbox, TurnFlush, unreachable } from './outbox.ts';
+import { addressSubject, heartbeatSubject, keySubject } from './nats-subjects.ts';
 
 export interface NatsTransportOptions {
   cluster: string;
@@ -33,6 +33,8 @@ export interface NatsTransportOptions {
 }
 
 export const NATS_TRANSPORT_DEFAULTS = { heartbeatMs: 250, silentMs: 1500 };
+/** Receiver subjects kept escaped; past it the cache starts again empty. */
+const SUBJECTS_CACHED_MAX = 4096;
 
 export interface NatsStats {
   links: LinkStats[];
@@ -76,7 +78,7 @@ interface Peer {
 export class NatsTransport implements RemoteTransport {
   readonly incarnation = randomBytes(4).readUInt32BE(0);
   readonly header: FrameHeader;
-  private readonly links = new Map<string, NatsLink>();
+  private readonly links = new Links((node) => new NatsLink(this, node));
   private readonly peers = new Map<string, Peer>();
   private readonly subs: Subscription[] = [];
   private readonly sequence: LinkSequence;
@@ -93,7 +95,6 @@ export class NatsTransport implements RemoteTransport {
   /** Frames received while a back-pressured mailbox was full, delivered in order when it has room. */
   private waiting: { frame: Frame; at: number }[] = [];
   private waitingEnvelopes = 0;
-  private statusLoop: Promise<void> | undefined;
 
   constructor(
     private readonly system: ActorSystem,
@@ -103,8 +104,16 @@ export class NatsTransport implements RemoteTransport {
     this.header = { node: system.node, incarnation: this.incarnation, epoch: options.epoch ?? 0 };
     this.heartbeatMs = options.heartbeatMs ?? NATS_TRANSPORT_DEFAULTS.heartbeatMs;
     this.silentMs = options.silentMs ?? NATS_TRANSPORT_DEFAULTS.silentMs;
-    this.sequence = new LinkSequence((node, from, to) => system.events.emit('transport-gap', { transport: 'nats', node, from, to }));
+    this.sequence = new LinkSequence(system, 'nats');
     this.turnFlush = new TurnFlush(system.dispatcher);
+  }
+
+  /** Makes `system` reach other nodes over `nc`: a transport for it, attached as its route, subscribed and beating. */
+  static attach(system: ActorSystem, nc: NatsConnection, options: NatsTransportOptions): NatsTransport {
+    const transport = new NatsTransport(system, nc, options);
+    system.attachTransport(transport);
+    transport.start();
+    return transport;
   }
 
   /** Subscribes to this node's mail subjects and the cluster's heartbeats, and starts beating. */
@@ -114,9 +123,9 @@ export class NatsTransport implements RemoteTransport {
       if (err) this.system.events.emit('transport-error', { node: this.system.node, error: err });
       else this.onData(m.data);
     };
-    for (const key of this.options.keys) this.subs.push(this.nc.subscribe(mailSubjectOfKey(cluster, key), { callback: onMail }));
+    for (const key of this.options.keys) this.subs.push(this.nc.subscribe(keySubject(cluster, 'mail', key), { callback: onMail }));
     // Replies to this node's asks: $ask/<node>/<n>.
-    this.subs.push(this.nc.subscribe(`${mailSubject(cluster, `${ASK_PREFIX}${this.system.node}`)}.>`, { callback: onMail }));
+    this.subs.push(this.nc.subscribe(keySubject(cluster, 'mail', `${ASK_PREFIX}${this.system.node}/*`), { callback: onMail }));
     this.subs.push(
       this.nc.subscribe(heartbeatSubject(cluster, '*'), {
         callback: (err, m) => {
@@ -127,7 +136,8 @@ export class NatsTransport implements RemoteTransport {
     this.beat();
     this.timer = setInterval(() => this.tick(), this.heartbeatMs);
     this.timer.unref();
-    this.statusLoop = this.watchStatus();
+    // Ends when the connection closes (the node closes it after this transport).
+    void this.watchStatus();
   }
 
   private async watchStatus(): Promise<void> {
@@ -182,6 +192,14 @@ export class NatsTransport implements RemoteTransport {
     return this.peers.has(node);
   }
 
+  /** Resolves once `node` is heard (envelopes for it then go out at once); rejects after `timeoutMs`, naming it. */
+  async untilHeard(node: string, timeoutMs: number): Promise<void> {
+    for (const end = performance.now() + timeoutMs; !this.canSend(node); ) {
+      if (performance.now() > end) throw new Error(`node ${node} not heard over NATS within ${timeoutMs} ms: is it running, and connected to the same NATS cluster?`);
+      await new Promise((r) => setTimeout(r, Math.max(1, this.heartbeatMs / 10)));
+    }
+  }
+
   /** @internal whether envelopes for `node` may be published now */
   canSend(node: string): boolean {
     if (!this.connected || this.closed) return false;
@@ -205,12 +223,7 @@ export class NatsTransport implements RemoteTransport {
   }
 
   send(node: string, to: string, from: string, body: Message, traceparent: string, tracestate: string): void {
-    let link = this.links.get(node);
-    if (!link) {
-      link = new NatsLink(this, node);
-      this.links.set(node, link);
-    }
-    link.tell(to, from, body, traceparent, tracestate, this.system.dispatcher);
+    this.links.to(node).tell(to, from, body, traceparent, tracestate, this.system.dispatcher);
   }
 
   private readonly turnFlush: TurnFlush;
@@ -220,24 +233,31 @@ export class NatsTransport implements RemoteTransport {
     this.turnFlush.schedule(link);
   }
 
+  /** Subjects of recent receivers: escaping an address is string work that a hot link repeats. */
+  private readonly subjects = new Map<string, string>();
+
   /** @internal */
   publish(to: string, frame: Uint8Array): void {
-    this.nc.publish(mailSubject(this.options.cluster, to), frame);
+    let subject = this.subjects.get(to);
+    if (subject === undefined) {
+      // One entry per receiver address: bounded, since orders come and go (order/<id>).
+      if (this.subjects.size >= SUBJECTS_CACHED_MAX) this.subjects.clear();
+      subject = addressSubject(this.options.cluster, 'mail', to);
+      this.subjects.set(to, subject);
+    }
+    this.nc.publish(subject, frame);
   }
 
   /** @internal */
   undeliverable(o: Outgoing, node: string, detail: string): void {
-    this.system.deadLetter(o.to, o.from === '' ? undefined : this.system.ref(o.from), o.body, 'node-unreachable', `node ${node} unreachable over NATS: ${detail}`);
+    unreachable(this.system, o, node, detail, 'NATS');
   }
 
   private onData(buf: Uint8Array): void {
     if (this.closed) return;
-    let frame: Frame;
-    try {
-      frame = decodeFrame(buf);
-    } catch (e) {
+    const frame = decodeReceived(this.system, buf);
+    if (frame === undefined) {
       this.badFrames++;
-      this.system.events.emit('bad-frame', { error: e instanceof CodecError ? e : new CodecError(String(e)), bytes: buf.length });
       return;
     }
     this.receivedFrames++;
@@ -246,8 +266,7 @@ export class NatsTransport implements RemoteTransport {
     let kept = 0;
     for (let i = 0; i < envs.length; i++) {
       const env = envs[i];
-      if (this.sequence.accept(frame.node, frame.incarnation, env.seq)) envs[kept++] = env;
-      else this.system.deadLetter(env.to, undefined, env.body, 'duplicate', `seq ${env.seq} from node ${frame.node} already delivered (last ${this.sequence.lastOf(frame.node)})`, false);
+      if (this.sequence.admit(frame.node, frame.incarnation, env)) envs[kept++] = env;
     }
     envs.length = kept;
     if (this.waiting.length > 0) {
@@ -344,7 +363,6 @@ export class NatsTransport implements RemoteTransport {
     for (const l of this.links.values()) l.dropHeld((o) => this.undeliverable(o, l.node, 'this node stopped with the envelope still held'));
     for (const s of this.subs) s.unsubscribe();
     if (!this.nc.isClosed()) await this.nc.flush().catch(() => undefined);
-    void this.statusLoop;
   }
 }
 

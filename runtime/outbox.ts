@@ -1,5 +1,11 @@
+import type { ActorSystem } from './actor-system.ts';
 import type { Outgoing } from './codec.ts';
 import type { Message } from './message.ts';
+
+/** An envelope that left no outbox (its peer unreachable past hold_ms or hold_max): a dead letter, its sender told. */
+export function unreachable(system: ActorSystem, o: Outgoing, node: string, detail: string, via?: string): void {
+  system.deadLetter(o.to, o.from === '' ? undefined : system.ref(o.from), o.body, 'node-unreachable', `node ${node} unreachable${via ? ` over ${via}` : ''}: ${detail}`);
+}
 
 /** What an outbox needs from its transport. */
 export interface OutboxOwner {
@@ -120,5 +126,30 @@ export class TurnFlush {
     const boxes = this.dirty;
     this.dirty = [];
     for (const b of boxes) b.flush();
+  }
+}
+
+/** A transport's outboxes, one per peer node, made on the first envelope for it. */
+export class Links<L extends Outbox> {
+  private readonly byNode = new Map<string, L>();
+
+  constructor(private readonly make: (node: string) => L) {}
+
+  /** The outbox to `node`. */
+  to(node: string): L {
+    let l = this.byNode.get(node);
+    if (!l) {
+      l = this.make(node);
+      this.byNode.set(node, l);
+    }
+    return l;
+  }
+
+  get(node: string): L | undefined {
+    return this.byNode.get(node);
+  }
+
+  values(): IterableIterator<L> {
+    return this.byNode.values();
   }
 }

@@ -179,19 +179,28 @@ export async function startNode(topology: Topology, node: string, kinds: KindReg
   }
 
   let stopping: Promise<void> | undefined;
-  // Actors first (their stop hooks wait for what they persisted), then the journal writes what is
-  // queued, then the database connections close.
-  const stop = (): Promise<void> =>
-    (stopping ??= ((natsSide.stopped = true), natsSide.service ? natsSide.service.stop().catch(() => undefined) : Promise.resolve())
-      .then(() => http?.close())
-      .then(() => system.shutdown())
-      .then(() => capture?.stop())
-      .then(() => natsSide.nc?.close())
-      .then(() => system.journal?.close())
-      .then(() => journalPool?.end())
-      .then(() => db?.close())
-      .catch((e: unknown) => log.error({ err: e }, 'stopping the journal'))
-      .finally(releasePid));
+  // The inspection service first (nobody inspects a stopping node), and the metrics endpoint;
+  // then the actors (their stop hooks wait for what they persisted); the trace capture flushes;
+  // the NATS connection after them (their last envelopes go out); then the journal writes what is
+  // queued, and the database connections close.
+  const stopNode = async (): Promise<void> => {
+    natsSide.stopped = true;
+    try {
+      await natsSide.service?.stop().catch(() => undefined);
+      await http?.close();
+      await system.shutdown();
+      await capture?.stop();
+      await natsSide.nc?.close();
+      await system.journal?.close();
+      await journalPool?.end();
+      await db?.close();
+    } catch (e) {
+      log.error({ err: e }, 'stopping the journal');
+    } finally {
+      releasePid();
+    }
+  };
+  const stop = (): Promise<void> => (stopping ??= stopNode());
 
   system.onUnsupervisedFailure = (cell, error) => {
     log.fatal({ actor: cell.address, err: error }, `root supervisor gave up: ${error.message}`);

@@ -48,7 +48,6 @@ export const STREAMS_PER_CLIENT_MAX = 1024;
 export const PING_INTERVAL_MS = 20_000;
 /** syncStart: longest pause after a symbol's first diff for its snapshot request */
 export const SYNC_START_WAIT_MS = 5000;
-const NOOP = (): void => undefined;
 
 /** default snapshot depth per side when the request has no `limit` */
 export const DEPTH_LIMIT_DEFAULT_LEVELS = 1000;
@@ -371,16 +370,18 @@ export class ReplayServer {
     }
   }
 
-  /** syncStart: symbols whose first diff went out, and those whose snapshot was asked for. */
+  /** syncStart: symbols whose first diff went out; whose snapshot was asked for; the pause waiting for one. */
   private readonly depthSeen = new Set<string>();
-  private readonly snapshotAsked = new Map<string, () => void>();
+  private readonly snapshotAsked = new Set<string>();
+  private snapshotWaiter: { symbol: string; resolve: () => void } | undefined;
 
   /** Resolves true once `symbol`'s snapshot is asked for or SYNC_START_WAIT_MS have passed; false if the server closes. */
   private async untilSnapshotAsked(symbol: string): Promise<boolean> {
-    if (this.snapshotAsked.has(symbol) && this.snapshotAsked.get(symbol) === NOOP) return true;
-    const asked = new Promise<void>((resolve) => this.snapshotAsked.set(symbol, resolve));
-    await Promise.race([asked, sleep(SYNC_START_WAIT_MS), aborted(this.abort.signal)]);
-    this.snapshotAsked.set(symbol, NOOP);
+    if (!this.snapshotAsked.has(symbol)) {
+      const asked = new Promise<void>((resolve) => (this.snapshotWaiter = { symbol, resolve }));
+      await Promise.race([asked, sleep(SYNC_START_WAIT_MS), aborted(this.abort.signal)]);
+      this.snapshotWaiter = undefined;
+    }
     return !this.abort.signal.aborted;
   }
 
@@ -602,9 +603,8 @@ export class ReplayServer {
       return { status: 400, body: { code: -1100, msg: `Illegal value for parameter 'limit': ${JSON.stringify(limitText)}; expected an integer in 1..${DEPTH_LIMIT_MAX_LEVELS}.` } };
     }
     const v = book.depth(limit);
-    const waiting = this.snapshotAsked.get(book.symbol);
-    this.snapshotAsked.set(book.symbol, NOOP);
-    waiting?.();
+    this.snapshotAsked.add(book.symbol);
+    if (this.snapshotWaiter?.symbol === book.symbol) this.snapshotWaiter.resolve();
     // Futures responses carry event (E) and transaction (T) times; spot ones do not. The book
     // keeps one time, the newest diff's E, and serves it as both.
     const body = api === 'usdm' ? { lastUpdateId: v.lastUpdateId, E: v.eventMs, T: v.eventMs, bids: v.bids, asks: v.asks } : { lastUpdateId: v.lastUpdateId, bids: v.bids, asks: v.asks };

@@ -8,7 +8,7 @@ import type { NatsConnection } from 'nats';
 import type { NodeInspection } from '../inspection.ts';
 import { PEEK_MAX } from '../inspection.ts';
 import { connectNats } from '../nats-connection.ts';
-import { inspectSubject, nodeSubject } from '../nats-subjects.ts';
+import { addressSubject, nodeSubject } from '../nats-subjects.ts';
 import { currentHostsOf, formatProblem, loadTopology, TopologyError, type Topology } from '../topology.ts';
 
 const USAGE = 'usage: rt inspect [<actor>] [--peek N] [--topology F] [--host H] [--nats URL]';
@@ -84,7 +84,7 @@ export async function inspectCommand(args: string[], defaultTopology: string): P
 }
 
 async function oneActor(nc: NatsConnection, topology: Topology, address: string, peek: number | undefined): Promise<number> {
-  const subject = inspectSubject(topology.cluster, address);
+  const subject = addressSubject(topology.cluster, 'inspect', address);
   try {
     const m = await nc.request(subject, Buffer.from(peek === undefined ? '' : JSON.stringify({ peek })), { timeout: TIMEOUT_MS });
     if (m.headers?.hasError) {

@@ -8,7 +8,7 @@
 // Both runs use a configuration whose outcome depends on the data only: the signal's mailbox
 // back-pressures instead of conflating (so it sees every top whatever the timing), the risk limits
 // are wide (so no decision depends on when a fill came back), the order actors' wall-clock rate
-// limit is lifted, and the venue matches each order
+// limit is lifted, a slow journal batch does not open the breaker, and the venue matches each order
 // against the book as it stood at the update the order was decided on (`match_at: decision`), not
 // as it stands when the order arrives, which at max speed depends on wall-clock timing. The
 // replay's sync_start and the signal waiting for its model do the rest (every run syncs its books
@@ -53,8 +53,12 @@ function deterministic(doc: Document): void {
   // The order actors' venue rate limit is wall-clock (170 orders a minute): lifted, or how many
   // orders pass would depend on how long the run takes.
   doc.setIn(['actors', 'order/*', 'options', 'rate_orders_max'], 1_000_000);
+  // Risk refuses while its journal is slow (breaker open: journal_unavailable). A loaded machine
+  // (the whole suite running) made a batch outlast the default 500 ms and cost orders: the bound is
+  // wide here, since what is tested is the outcome, not the journal's speed.
+  doc.setIn(['persistence', 'append_timeout_ms'], 30_000);
   // The two hosts' rt up start independently: an intent sent before the other host's node is
-  // heard waits for it rather than expiring after the default 5 s (a loaded machine can take longer).
+  // heard waits for it rather than expiring after the default 5 s.
   doc.setIn(['transport', 'hold_ms'], 60_000);
 }
 

@@ -7,11 +7,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ActorSystem } from '../../runtime/actor-system.ts';
 import { inspectNode, parseInspectRequest, PEEK_MAX, startInspectionService } from '../../runtime/inspection.ts';
 import { connectNats } from '../../runtime/nats-connection.ts';
-import { type NatsCluster, startNatsCluster } from '../support/nats-cluster.ts';
+import { type SimulatedHosts, simulateHosts } from '../support/simulated-hosts.ts';
 
 type Work = { type: 'work'; n: number; note: string; tags: Set<string> };
 
-let cluster: NatsCluster;
+let hosts: SimulatedHosts;
 let cli: NatsConnection;
 let nodeConn: NatsConnection;
 let system: ActorSystem;
@@ -20,7 +20,7 @@ let stopService: () => Promise<unknown>;
 const CAPACITY = 16;
 
 beforeAll(async () => {
-  cluster = await startNatsCluster(1);
+  hosts = await simulateHosts(['h1'], { prefer: 'loopback' });
   system = new ActorSystem({ node: 'execution' });
   const gate = new Promise<void>((r) => (release = r));
   // Blocked on purpose: its first message suspends it until the test releases it.
@@ -41,10 +41,10 @@ beforeAll(async () => {
     system.spawn(address, { init: () => ({ qty: 1 }), receive: (s) => s, summary: (s) => s });
     return true;
   };
-  nodeConn = await connectNats([cluster.url(0)], 'test node');
+  nodeConn = await connectNats([hosts.hosts[0].natsUrl], 'test node');
   const service = await startInspectionService(nodeConn, system, { cluster: 'it', keys: ['blocker', 'order/*'], version: '0.1.0', metadata: { host: 'h1' }, transports: () => ({ ipc: { gaps: 0 } }) });
   stopService = () => service.stop();
-  cli = await connect({ servers: cluster.url(0) });
+  cli = await connect({ servers: hosts.hosts[0].natsUrl });
 }, 30_000);
 
 afterAll(async () => {
@@ -53,7 +53,7 @@ afterAll(async () => {
   await cli?.close();
   await nodeConn?.close();
   await system?.shutdown();
-  await cluster?.stop();
+  await hosts?.close();
 });
 
 const json = (m: Msg): Record<string, unknown> => JSON.parse(new TextDecoder().decode(m.data)) as Record<string, unknown>;

@@ -8,16 +8,19 @@ import { decodeFrame } from '../../runtime/codec.ts';
 import { connectNats } from '../../runtime/nats-connection.ts';
 import { NatsTransport } from '../../runtime/nats-transport.ts';
 import type { DeadLetter } from '../../runtime/dead-letters.ts';
-import { type NatsCluster, startNatsCluster } from '../support/nats-cluster.ts';
+import { type SimulatedHosts, simulateHosts } from '../support/simulated-hosts.ts';
 
 type Num = { type: 'num'; n: number };
 type Ping = { type: 'ping'; n: number };
 
-let cluster: NatsCluster;
+// Two hosts on loopback, one nats-server each, clustered: the transport is what is under test here
+// (test/integration/multi-host.test.ts runs whole hosts in network namespaces).
+let hosts: SimulatedHosts;
+const url = (server: number): string => hosts.hosts[server].natsUrl;
 beforeAll(async () => {
-  cluster = await startNatsCluster(2);
+  hosts = await simulateHosts(['a', 'b'], { prefer: 'loopback' });
 }, 30_000);
-afterAll(() => cluster?.stop());
+afterAll(() => hosts?.close());
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -29,10 +32,8 @@ const placement: Record<string, string> = { sink: 'b', pong: 'b', slow: 'b', sou
 async function node(name: string, server: number, keys: string[], opts: { holdMs?: number; inboundMax?: number; cluster?: string; before?: (s: ActorSystem) => void } = {}) {
   const system = new ActorSystem({ node: name, nodeOf: (a) => placement[a] ?? (a.startsWith('order/') ? 'b' : undefined) });
   opts.before?.(system);
-  const nc = await connectNats([cluster.url(server)], `test ${name}`);
-  const transport = new NatsTransport(system, nc, { cluster: opts.cluster ?? 'tt', keys, holdMs: opts.holdMs ?? 5000, holdMax: 100_000, batchMax: 512, inboundMax: opts.inboundMax ?? 100_000, heartbeatMs: 50, silentMs: 300 });
-  system.attachTransport(transport);
-  transport.start();
+  const nc = await connectNats([url(server)], `test ${name}`);
+  const transport = NatsTransport.attach(system, nc, { cluster: opts.cluster ?? 'tt', keys, holdMs: opts.holdMs ?? 5000, holdMax: 100_000, batchMax: 512, inboundMax: opts.inboundMax ?? 100_000, heartbeatMs: 50, silentMs: 300 });
   const stop = async () => {
     await system.shutdown();
     await nc.close();
@@ -96,7 +97,7 @@ describe('NATS transport across two hosts', () => {
     const a = await node('a', 0, ['source']);
     const got: number[] = [];
     b.system.spawn('sink', recorder(got));
-    const watcher: NatsConnection = await connect({ servers: cluster.url(1) });
+    const watcher: NatsConnection = await connect({ servers: url(1) });
     cleanups.push(() => watcher.close());
     const seen: { subject: string; to: string; type: string; n: unknown }[] = [];
     watcher.subscribe('rt.tt.mail.>', { callback: (_e, m) => decodeFrame(m.data).envelopes.forEach((e) => seen.push({ subject: m.subject, to: e.to, type: e.type, n: (e.body as Num).n })) });
@@ -139,7 +140,7 @@ describe('NATS transport across two hosts', () => {
       }
     })();
     await until(() => got.length > 1000, 5000, 'traffic flowing');
-    await cluster.restart(1, 300);
+    await hosts.restartNats('b', 300);
     const atRestart = sent;
     await until(() => got.length > 0 && got[got.length - 1] > atRestart + 1000, 20_000, 'delivery after the restart');
     running = false;

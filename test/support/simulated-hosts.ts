@@ -44,6 +44,9 @@ function canUseNetns(): boolean {
 
 const CLIENT_PORT = 4222;
 const ROUTE_PORT = 6222;
+/** Longest wait for every pair of servers to pass a message (routes connect), and the probe's period. */
+const CLUSTER_WAIT_MS = 15_000;
+const PROBE_EVERY_MS = 100;
 
 /** Builds `names.length` hosts. `prefer: 'loopback'` skips namespaces even as root; `cores` pins a host's nats-server. */
 export async function simulateHosts(names: string[], o: { prefer?: 'netns' | 'loopback'; cores?: Record<string, string> } = {}): Promise<SimulatedHosts> {
@@ -151,7 +154,7 @@ async function untilClustered(hosts: SimulatedHost[]): Promise<void> {
   const { connect } = await import('nats');
   const conns = await Promise.all(hosts.map((h) => connect({ servers: h.natsUrl })));
   try {
-    const end = Date.now() + 15_000;
+    const end = Date.now() + CLUSTER_WAIT_MS;
     for (let i = 0; i < conns.length; i++) {
       for (let j = 0; j < conns.length; j++) {
         if (i === j) continue;
@@ -164,9 +167,9 @@ async function untilClustered(hosts: SimulatedHost[]): Promise<void> {
         })();
         let ok = false;
         while (!ok) {
-          if (Date.now() > end) throw new Error(`nats-server of ${hosts[i].name} does not reach ${hosts[j].name}'s: no route within 15 s`);
+          if (Date.now() > end) throw new Error(`nats-server of ${hosts[i].name} does not reach ${hosts[j].name}'s: no route within ${CLUSTER_WAIT_MS} ms`);
           conns[i].publish(subject);
-          ok = await Promise.race([got, new Promise<boolean>((r) => setTimeout(() => r(false), 100))]);
+          ok = await Promise.race([got, new Promise<boolean>((r) => setTimeout(() => r(false), PROBE_EVERY_MS))]);
         }
       }
     }
