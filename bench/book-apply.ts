@@ -9,6 +9,7 @@ import type { DepthDiff, DepthSnapshot } from '../actors/feed/market-data.ts';
 import { isSnapshotLine, readRecorded } from '../actors/feed/recorded-file.ts';
 import { ActorSystem } from '../runtime/actor-system.ts';
 import type { Message } from '../runtime/message.ts';
+import { type ObsMode, observe } from './observed-system.ts';
 
 export interface BookApplyResult {
   levels_per_s: number;
@@ -34,7 +35,8 @@ async function loadDiffs(file: string): Promise<{ snapshot: DepthSnapshot; diffs
   return { snapshot, diffs, symbol };
 }
 
-export async function measureBookApply(file: string, passes = 20): Promise<BookApplyResult> {
+/** `obs`: what observability the book's node has (bench/observed-system.ts); off by default. */
+export async function measureBookApply(file: string, passes = 20, obs: ObsMode = 'off'): Promise<BookApplyResult> {
   const { snapshot, diffs, symbol } = await loadDiffs(file);
   // Pure sync + book, no actor: the ceiling.
   const pure = (): { levels: number; ms: number } => {
@@ -58,6 +60,7 @@ export async function measureBookApply(file: string, passes = 20): Promise<BookA
   let ms = 0;
   for (let pass = -3; pass < passes; pass++) {
     const sys = new ActorSystem({ node: 'bench' });
+    observe(sys, obs);
     sys.spawn<Message, number>('signal', { init: () => 0, receive: (n) => n + 1 }, { mailbox: { capacity: 64, policy: 'conflate', conflateKey: 'symbol' } });
     sys.spawn('feed', { init: () => null, receive: (s: null) => s });
     const ref = sys.spawn(`book/${symbol}`, book({ symbol, publishTo: ['signal'], gateway: 'feed', snapshotRetryMs: 60_000, bufferMaxDiffs: 10_000, tickersPendingMax: 256 }), {

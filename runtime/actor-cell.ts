@@ -147,7 +147,7 @@ export class ActorCell<M extends Message = Message, S = unknown> implements Deli
           this.trace = mailbox.peekTrace();
           const msg = mailbox.shift() as M;
           this.current = msg;
-          if (tracing !== undefined && this.trace !== undefined) {
+          if (this.trace !== undefined && tracing !== undefined) {
             const h = tracing.startHandle(this.statsKey, msg.type, this.trace);
             if (h) {
               this.span = h.span;

@@ -13,7 +13,7 @@ import type { DeadLetterReason } from './signal.ts';
 /** Handle-time buckets, seconds: 1 µs .. 1 s. */
 export const HANDLE_SECONDS_BUCKETS = [1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 0.1, 1];
 /** Most distinct message types counted per actor key; more are counted as type "other". */
-const TYPES_PER_KEY_MAX = 64;
+export const TYPES_PER_KEY_MAX = 64;
 
 /**
  * A histogram as plain numbers, for the hot path: prom-client's labelled observe hashes its labels
@@ -39,10 +39,44 @@ export class FastHistogram {
   }
 }
 
+/**
+ * Messages counted by type, at most TYPES_PER_KEY_MAX types (the rest as "other", so a label's
+ * values stay bounded). An actor mostly sees the type it saw last: that one is a string compare
+ * away, the others one map lookup.
+ */
+export class TypeCounts {
+  private readonly counts = new Map<string, { n: number }>();
+  private lastType: string | undefined;
+  private last: { n: number } = { n: 0 };
+
+  add(type: string): void {
+    if (type !== this.lastType) {
+      let c = this.counts.get(type);
+      if (c === undefined) {
+        if (this.counts.size < TYPES_PER_KEY_MAX) this.counts.set(type, (c = { n: 0 }));
+        else c = this.other();
+      }
+      this.lastType = type;
+      this.last = c;
+    }
+    this.last.n++;
+  }
+
+  private other(): { n: number } {
+    let c = this.counts.get('other');
+    if (c === undefined) this.counts.set('other', (c = { n: 0 }));
+    return c;
+  }
+
+  *entries(): IterableIterator<[string, number]> {
+    for (const [type, c] of this.counts) yield [type, c.n];
+  }
+}
+
 /** The counters of one actor key, shared by every cell of it. */
 export class KeyStats {
-  readonly in = new Map<string, number>();
-  readonly out = new Map<string, number>();
+  readonly in = new TypeCounts();
+  readonly out = new TypeCounts();
   restarts = 0;
   /** handle times in seconds */
   readonly handleSeconds = new FastHistogram(HANDLE_SECONDS_BUCKETS);
@@ -52,18 +86,12 @@ export class KeyStats {
   /** One message handled, in `ms`. */
   handled(type: string, ms: number): void {
     this.handleSeconds.observe(ms / 1000);
-    count(this.in, type);
+    this.in.add(type);
   }
 
   sent(type: string): void {
-    count(this.out, type);
+    this.out.add(type);
   }
-}
-
-function count(m: Map<string, number>, type: string): void {
-  const n = m.get(type);
-  if (n !== undefined) m.set(type, n + 1);
-  else m.set(m.size >= TYPES_PER_KEY_MAX ? 'other' : type, (m.get('other') ?? 0) + 1);
 }
 
 export interface NodeMetricsOptions {
@@ -152,7 +180,7 @@ export class NodeMetrics {
         for (const [k, v] of snapshot) this.set({ actor: k }, v.actors);
       },
     });
-    const perType = (name: string, help: string, pick: (k: KeyStats) => Map<string, number>): void => {
+    const perType = (name: string, help: string, pick: (k: KeyStats) => TypeCounts): void => {
       new Counter({
         name,
         help,
@@ -160,7 +188,7 @@ export class NodeMetrics {
         registers,
         collect() {
           this.reset();
-          for (const k of keys.values()) for (const [type, n] of pick(k)) this.inc({ actor: k.key, type }, n);
+          for (const k of keys.values()) for (const [type, n] of pick(k).entries()) this.inc({ actor: k.key, type }, n);
         },
       });
     };

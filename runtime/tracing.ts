@@ -3,8 +3,8 @@
 // and node it crossed (the context travels in the envelope over IPC and NATS). A trace starts
 // where an actor calls ctx.startTrace (the feed gateway, for one tick in `sampleEvery`).
 //
-// Off (no Tracing on the actor system, the default) it costs one field test per message. On, a
-// message without a sampled context costs one more; only sampled ones make spans.
+// A message without a sampled context costs one field test; only sampled ones make spans. With no
+// SDK registered (the API's no-op tracer) no trace starts, so none is carried: near zero.
 import { context, type Span, SpanKind, type Tracer, trace as otel, TraceFlags } from '@opentelemetry/api';
 import type { TraceContext } from './message.ts';
 
@@ -44,6 +44,8 @@ export class Tracing {
   startRoot(name: string): { span: Span; trace: TraceContext } | undefined {
     if (++this.calls % this.sampleEvery !== 0) return undefined;
     const span = this.tracer.startSpan(name, { kind: SpanKind.PRODUCER, attributes: this.attributes, root: true });
+    // No SDK registered (the API's no-op tracer), or the SDK's sampler said no: nothing to carry.
+    if (!span.isRecording()) return undefined;
     return { span, trace: this.contextOf(span) };
   }
 

@@ -19,7 +19,7 @@ import { actorSpecOf, nodeOf } from '../runtime/placement.ts';
 import { NodeMetrics } from '../runtime/metrics.ts';
 import { Counter, Gauge } from 'prom-client';
 import { MetricsServer, type Readiness } from '../runtime/metrics-server.ts';
-import { TraceCapture } from '../runtime/trace-capture.ts';
+import { traceExportOf } from '../runtime/trace-export.ts';
 import { Tracing } from '../runtime/tracing.ts';
 import type { Topology } from '../runtime/topology.ts';
 import { nodeRootSupervisor, patternActivator, rootAddress } from './node-root.ts';
@@ -74,6 +74,8 @@ export async function startNode(topology: Topology, node: string, kinds: KindReg
   const pinned = opts.pin === false ? { cores: [] as number[] } : pinProcess(spec.cores);
   if ('error' in pinned && pinned.error) log.warn({ want: spec.cores, inForce: pinned.cores, error: pinned.error }, 'could not pin');
 
+  // Where spans go (a file, an OTLP collector, or the API's global tracer): before anything is claimed, as a bad setting throws.
+  const spans = traceExportOf(process.env, node, topology.cluster);
   const { ipcDir, holdMs, holdMax, batchMax } = topology.transport;
   mkdirSync(ipcDir, { recursive: true });
   const releasePid = claimPidFile(ipcDir, node);
@@ -83,11 +85,7 @@ export async function startNode(topology: Topology, node: string, kinds: KindReg
   const metrics = new NodeMetrics(system, { node, cluster: topology.cluster, keyOf: (a) => actorSpecOf(topology, a)?.key, transports: () => transportsView() });
   system.metrics = metrics;
   opts.appMetrics?.(metrics, system);
-  const capture = process.env.RT_TRACE_FILE ? new TraceCapture(process.env.RT_TRACE_FILE, node) : undefined;
-  if (capture) {
-    const every = Number(process.env.RT_TRACE_SAMPLE_EVERY ?? 100);
-    system.tracing = new Tracing({ tracer: capture.tracer, sampleEvery: every, attributes: { 'rt.node': node, 'rt.cluster': topology.cluster } });
-  }
+  system.tracing = new Tracing({ tracer: spans.tracer, sampleEvery: spans.sampleEvery, attributes: { 'rt.node': node, 'rt.cluster': topology.cluster } });
   // DATABASE_URL (rt up passes its host's), or the embedded server under persistence.data_dir.
   let db: Database | undefined;
   let journalPool: pg.Pool | undefined;
@@ -180,7 +178,7 @@ export async function startNode(topology: Topology, node: string, kinds: KindReg
 
   let stopping: Promise<void> | undefined;
   // The inspection service first (nobody inspects a stopping node), and the metrics endpoint;
-  // then the actors (their stop hooks wait for what they persisted); the trace capture flushes;
+  // then the actors (their stop hooks wait for what they persisted); pending spans are flushed;
   // the NATS connection after them (their last envelopes go out); then the journal writes what is
   // queued, and the database connections close.
   const stopNode = async (): Promise<void> => {
@@ -189,7 +187,7 @@ export async function startNode(topology: Topology, node: string, kinds: KindReg
       await natsSide.service?.stop().catch(() => undefined);
       await http?.close();
       await system.shutdown();
-      await capture?.stop();
+      await spans.stop().catch((e: unknown) => log.warn({ err: e, to: spans.kind }, 'pending spans were not exported'));
       await natsSide.nc?.close();
       await system.journal?.close();
       await journalPool?.end();

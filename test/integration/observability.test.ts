@@ -2,15 +2,16 @@
 // (ports from the topology), scraped as Prometheus would, with values that move as messages flow;
 // Prometheus's own promtool accepts the output. A `stall` actor holds its first message, so its
 // mailbox fills: the depth and fill ratio the mailbox-full alert reads.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../runtime/free-port.ts';
+import { hasPromtool, promtoolCheckMetrics, seriesValue } from '../support/prometheus-text.ts';
 
 const RT = join(import.meta.dirname, '../../bin/rt.mjs');
-const promtool = spawnSync('sh', ['-c', 'command -v promtool'], { stdio: 'ignore' }).status === 0;
+const promtool = hasPromtool;
 if (!promtool) console.warn('SKIPPED promtool checks: promtool is not installed (Debian package prometheus; npm test runs bin/setup.mjs, which installs it as root)');
 
 let dir: string;
@@ -23,20 +24,7 @@ async function scrape(node: string, path = '/metrics'): Promise<{ status: number
   return { status: r.status, text: await r.text() };
 }
 
-/** The value of the series `name{labels}` whose labels include the given ones (any order), or undefined. */
-function value(text: string, series: string): number | undefined {
-  const m = /^([a-z_:]+)(?:\{(.*)\})?$/.exec(series);
-  if (!m) throw new Error(`test bug: series ${series}`);
-  const want = (m[2] ?? '').split(',').filter(Boolean);
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#') || line === '') continue;
-    const l = /^([a-z_:]+)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!l || l[1] !== m[1]) continue;
-    const have = new Set((l[2] ?? '').split(','));
-    if (want.every((w) => have.has(w))) return Number(l[3]);
-  }
-  return undefined;
-}
+const value = seriesValue;
 
 async function until<T>(what: string, f: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
   const end = Date.now() + ms;
@@ -143,9 +131,9 @@ describe("a node's /metrics, /health and /ready", () => {
   it.skipIf(!promtool)('is accepted by promtool check metrics', async () => {
     for (const n of ['gen', 'relay', 'store']) {
       const { text } = await scrape(n);
-      const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
-      expect(r.status, `${n}: ${r.stdout}${r.stderr}`).toBe(0);
-      expect(r.stdout + r.stderr).toBe('');
+      const r = promtoolCheckMetrics(text);
+      expect(r.status, `${n}: ${r.output}`).toBe(0);
+      expect(r.output).toBe('');
     }
   });
 });

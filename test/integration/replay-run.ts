@@ -129,3 +129,34 @@ export async function finishedRun(run: ReplayRun): Promise<{ out: string; report
   expect(out).toContain('rt up: finished; stopping every node');
   return { out, report };
 }
+
+/**
+ * Scrapes every node's /metrics (ports from the run's topology) every 250 ms until stopped: the
+ * texts each node answered, in order. A node not up yet, or stopping, is skipped that round.
+ */
+export function scrapeWhileRunning(topologyFile: string): { stop(): Promise<Record<string, string[]>> } {
+  const doc = parseDocument(readFileSync(topologyFile, 'utf8')).toJSON() as { nodes: Record<string, { ports?: { metrics?: number } }> };
+  const ports = Object.entries(doc.nodes).flatMap(([n, spec]) => (spec.ports?.metrics ? [[n, spec.ports.metrics] as const] : []));
+  const seen: Record<string, string[]> = {};
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      for (const [node, port] of ports) {
+        try {
+          const r = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(2000) });
+          if (r.ok) (seen[node] ??= []).push(await r.text());
+        } catch {
+          // not listening (yet, or any more)
+        }
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return seen;
+    },
+  };
+}
