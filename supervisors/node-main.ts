@@ -162,20 +162,6 @@ export async function startNode(topology: Topology, node: string, kinds: KindReg
     },
   });
   let http: MetricsServer | undefined;
-  if (spec.ports.metrics !== undefined) {
-    try {
-      http = await MetricsServer.start({ metrics, port: spec.ports.metrics, host: spec.metricsBind, readiness: ready });
-    } catch (e) {
-      await system.shutdown();
-      await natsSide.nc?.close();
-      await system.journal?.close(1000);
-      await journalPool?.end();
-      await db?.close();
-      releasePid();
-      throw e;
-    }
-  }
-
   let stopping: Promise<void> | undefined;
   // The inspection service first (nobody inspects a stopping node), and the metrics endpoint;
   // then the actors (their stop hooks wait for what they persisted); pending spans are flushed;
@@ -199,6 +185,14 @@ export async function startNode(topology: Topology, node: string, kinds: KindReg
     }
   };
   const stop = (): Promise<void> => (stopping ??= stopNode());
+  if (spec.ports.metrics !== undefined) {
+    try {
+      http = await MetricsServer.start({ metrics, port: spec.ports.metrics, host: spec.metricsBind, readiness: ready });
+    } catch (e) {
+      await stop();
+      throw e;
+    }
+  }
 
   system.onUnsupervisedFailure = (cell, error) => {
     log.fatal({ actor: cell.address, err: error }, `root supervisor gave up: ${error.message}`);

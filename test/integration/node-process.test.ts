@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -57,6 +58,21 @@ actors:
     const r = spawnSync(process.execPath, [RT, 'node', 'n1', '--topology', file], { encoding: 'utf8', timeout: 15_000 });
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/bad\.yaml:\d+:\d+: nodes\.n1\.host/);
+  });
+
+  it('refuses to start when its metrics port is taken, naming the port, and leaves no pid file or socket', async () => {
+    const port = await freePort();
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(port, '127.0.0.1', r));
+    try {
+      const file = topology('busy', `nodes:\n  n1: { host: local, cores: [0], ports: { metrics: ${port} }, actors: [e] }\nactors:\n  e: { kind: echo }\n`);
+      const r = spawnSync(process.execPath, [RT, 'node', 'n1', '--topology', file], { encoding: 'utf8', timeout: 15_000 });
+      expect(r.status, r.stderr).not.toBe(0);
+      expect(r.stderr).toContain(`node n1: could not start: ports.metrics ${port} on 127.0.0.1 is in use: expected a free port for /metrics`);
+      expect(readdirSync(join(dir, 'busy'))).toEqual([]);
+    } finally {
+      await new Promise((r) => taken.close(r));
+    }
   });
 
   it('refuses an unknown kind at start, naming the actor and the known kinds, exit 78', () => {
