@@ -23,6 +23,7 @@ import { readVenueLog } from '../../actors/venue/venue-log.ts';
 import { WIDE_RISK_LIMITS } from '../../bench/wide-risk-limits.ts';
 import { natsServerInstalled } from '../../runtime/nats-server.ts';
 import { simulateHosts } from '../support/simulated-hosts.ts';
+import { chainTo, ORDER_CHAIN, ORDER_SPAN, readCapturedSpans, tracesById } from '../support/trace-chains.ts';
 import { finishedRun, startMultiHostReplay, startReplayRun } from './replay-run.ts';
 
 const RT = join(import.meta.dirname, '../../bin/rt.mjs');
@@ -88,7 +89,10 @@ describe('two hosts over NATS', () => {
       const sim = await simulateHosts(['a', 'b']);
       console.log(`simulated hosts: ${sim.mode} (${sim.hosts.map((h) => `${h.name} ${h.address} ${h.natsUrl}`).join('; ')})`);
       try {
-        const runs = await startMultiHostReplay({ dir: join(dir, 'two'), cluster: 'mhtwo', files: files as string[], speed: 'max', killAfterMs: 150_000, patch: deterministic }, sim);
+        // Every node keeps its spans (one tick in 4 traced): a trace must cross the hosts.
+        const tracePrefix = join(dir, 'two', 'trace');
+        const env = { RT_TRACE_FILE: tracePrefix, RT_TRACE_SAMPLE_EVERY: '4' };
+        const runs = await startMultiHostReplay({ dir: join(dir, 'two'), cluster: 'mhtwo', files: files as string[], speed: 'max', killAfterMs: 150_000, patch: deterministic, env }, sim);
         const [a, b] = await Promise.all([finishedRun(runs.a), finishedRun(runs.b)]);
         // Host b's rt up hears host a's nodes over NATS, and the other way round: one cluster, one report.
         for (const r of [a.report, b.report]) {
@@ -110,6 +114,11 @@ describe('two hosts over NATS', () => {
         // the features (bars of data time) and so the decisions do not.
         const intents = (r: string) => /intents +([\d,]+) from/.exec(r)?.[1];
         expect(intents(b.report)).toEqual(intents(oneReport));
+        // One tick's trace runs from host a (edge, strategy) to host b (execution) over NATS, with
+        // parent/child links intact across the hosts.
+        const ordered = [...tracesById(readCapturedSpans(tracePrefix, ['edge', 'strategy', 'exchange', 'execution'])).values()].filter((t) => t.some((s) => s.name === ORDER_SPAN));
+        expect(ordered.length).toBeGreaterThan(0);
+        for (const t of ordered) expect(chainTo(t, ORDER_SPAN)).toEqual(ORDER_CHAIN);
       } finally {
         await sim.close();
       }

@@ -3,12 +3,12 @@
 // node writes its finished spans when it stops), one tick in 4 starting a trace. A trace that
 // ended in an order must run edge (feed gateway, book) -> strategy (signal) -> execution (risk,
 // order, venue gateway), each span the child of the one that sent its message.
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sharedDataFile } from '../../actors/feed/recorded-file.ts';
-import type { CapturedSpan } from '../../runtime/trace-capture.ts';
+import { chainTo, ORDER_CHAIN, ORDER_SPAN, readCapturedSpans, tracesById } from '../support/trace-chains.ts';
 import { finishedRun, startReplayRun } from './replay-run.ts';
 
 const files = [sharedDataFile('usdm-btcusdt_20240808.gz'), sharedDataFile('usdm-ethusdt_20240808.gz')];
@@ -25,40 +25,14 @@ describe('traces across node processes', () => {
       const prefix = join(dir, 'trace');
       const run = await startReplayRun({ dir, cluster: 'tracetest', files: files as string[], speed: 'max', killAfterMs: 100_000, env: { RT_TRACE_FILE: prefix, RT_TRACE_SAMPLE_EVERY: '4' } });
       await finishedRun(run);
-      const spans: CapturedSpan[] = [];
-      for (const node of ['exchange', 'edge', 'strategy', 'execution']) {
-        const f = `${prefix}.${node}.json`;
-        expect(existsSync(f), f).toBe(true);
-        spans.push(...(JSON.parse(readFileSync(f, 'utf8')) as CapturedSpan[]));
-      }
-      const traces = new Map<string, CapturedSpan[]>();
-      for (const s of spans) traces.set(s.traceId, [...(traces.get(s.traceId) ?? []), s]);
+      const spans = readCapturedSpans(prefix, ['exchange', 'edge', 'strategy', 'execution']);
+      const traces = tracesById(spans);
       // The traces that reached the venue gateway: an order left for the venue.
-      const ordered = [...traces.values()].filter((t) => t.some((s) => s.name === 'venue-gw venue-place'));
+      const ordered = [...traces.values()].filter((t) => t.some((s) => s.name === ORDER_SPAN));
       expect(ordered.length).toBeGreaterThan(0);
-      for (const t of ordered) {
-        const byId = new Map(t.map((s) => [s.spanId, s]));
-        const roots = t.filter((s) => s.parentSpanId === undefined);
-        expect(roots.map((r) => [r.node, r.name.split(' ')[0]])).toEqual([['edge', 'tick']]);
-        // Every other span's parent is a span of the same trace, which started no later.
-        for (const s of t) {
-          if (s.parentSpanId === undefined) continue;
-          const parent = byId.get(s.parentSpanId);
-          expect(parent, `${s.node} ${s.name}: parent ${s.parentSpanId} not in trace ${s.traceId}`).toBeDefined();
-          expect((parent as CapturedSpan).startUs).toBeLessThanOrEqual(s.startUs);
-        }
-        // The chain from the order back to the tick crosses three nodes in order.
-        const chain: CapturedSpan[] = [];
-        for (let s: CapturedSpan | undefined = t.find((x) => x.name === 'venue-gw venue-place'); s; s = s.parentSpanId ? byId.get(s.parentSpanId) : undefined) chain.unshift(s);
-        expect(chain.map((s) => `${s.node} ${s.name.split(' ').slice(0, 2).join(' ')}`)).toEqual([
-          `edge tick depth`,
-          'edge book/* depth',
-          'strategy signal book-top',
-          'execution risk order-intent',
-          'execution order/* submit-order',
-          'execution venue-gw venue-place',
-        ]);
-      }
+      // Each has one root (the tick, on edge); every other span's parent is in the trace and
+      // started no later; the chain from the order back to the tick crosses three nodes in order.
+      for (const t of ordered) expect(chainTo(t, ORDER_SPAN)).toEqual(ORDER_CHAIN);
       console.log(`${spans.length} spans in ${traces.size} traces; ${ordered.length} traces ended in an order`);
     },
     150_000,
