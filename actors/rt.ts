@@ -26,7 +26,7 @@ import { NodeLauncher } from '../supervisors/node-launcher.ts';
 import { nodePersists, runNodeProcess } from '../supervisors/node-main.ts';
 import { RemoteNodes } from '../supervisors/remote-nodes.ts';
 import { tradingMetrics } from './trading-metrics.ts';
-import { MONITORING_DIR, writeMonitoring } from './monitoring-files.ts';
+import { MONITORING_DIR, unscrapableNodes, writeMonitoring } from './monitoring-files.ts';
 
 const RT_BIN = fileURLToPath(new URL('../bin/rt.mjs', import.meta.url));
 const DEFAULT_TOPOLOGY = process.env.RT_TOPOLOGY ?? 'topology.yaml';
@@ -174,6 +174,7 @@ function monitoringCommand(args: string[]): number {
   const file = values.topology ?? DEFAULT_TOPOLOGY;
   const topology = loadTopology(file);
   for (const f of writeMonitoring(topology, file, resolve(values.out ?? MONITORING_DIR))) process.stdout.write(`rt monitoring: wrote ${f}\n`);
+  for (const w of unscrapableNodes(topology)) process.stderr.write(`rt monitoring: warning: ${w}\n`);
   return 0;
 }
 

@@ -5,7 +5,7 @@
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { ActorSystem } from '../runtime/actor-system.ts';
 import type { GaugeValue } from '../runtime/gauges.ts';
-import type { NodeMetrics } from '../runtime/metrics.ts';
+import { type NodeMetrics, valueMetric } from '../runtime/metrics.ts';
 import { TERMINAL_ORDER_STATES } from './order/order-protocol.ts';
 
 /** Tick-to-order buckets, seconds: 100 µs .. 10 s. */
@@ -27,17 +27,14 @@ export function tradingMetrics(metrics: NodeMetrics, system: ActorSystem): void 
     const v = g(name);
     return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
   };
-  /** A gauge family with no labels, from one app gauge (absent: no series). */
+  /** A gauge family with no labels, from one app gauge (absent: no series, on a node whose actors do not set it). */
   const single = (name: string, help: string, from: string, scale = 1, kind: 'gauge' | 'counter' = 'gauge'): void => {
-    const collect = function (this: Gauge | Counter): void {
-      this.reset();
-      const v = num(from);
-      if (v === undefined) return;
-      if (this instanceof Counter) this.inc(v * scale);
-      else (this as Gauge).set(v * scale);
-    };
-    if (kind === 'counter') new Counter({ name, help, registers, collect });
-    else new Gauge({ name, help, registers, collect });
+    metrics.registry.registerMetric(
+      valueMetric(name, help, kind, () => {
+        const v = num(from);
+        return v === undefined ? undefined : v * scale;
+      }) as never,
+    );
   };
   /** A labelled family from the app gauges `<prefix><label value><suffix>`. */
   const family = (name: string, help: string, label: string, re: RegExp, kind: 'gauge' | 'counter' = 'gauge'): void => {

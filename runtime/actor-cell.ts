@@ -173,11 +173,16 @@ export class ActorCell<M extends Message = Message, S = unknown> implements Deli
           if (this.status !== 'running') break;
         }
         this.current = undefined;
+        // What is sent outside a message (timers, a restart's init, stop hooks) carries no trace.
+        this.trace = undefined;
         activeTrace.current = undefined;
       } catch (e) {
         n++;
-        this.span?.setStatus({ code: SpanStatusCode.ERROR, message: e instanceof Error ? e.message : String(e) });
+        const status = { code: SpanStatusCode.ERROR, message: e instanceof Error ? e.message : String(e) };
+        this.span?.setStatus(status);
+        this.rootSpan?.setStatus(status);
         this.endSpan();
+        this.trace = undefined;
         activeTrace.current = undefined;
         this.fail(e);
       }

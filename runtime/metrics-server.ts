@@ -83,8 +83,10 @@ export class MetricsServer {
   async close(): Promise<void> {
     clearInterval(this.timer);
     this.delay.disable();
-    if (this.server.listening) await new Promise((r) => this.server.close(r));
-    this.server.closeAllConnections?.();
+    // A scrape in flight (or a kept-alive connection) must not hold up the node's stop.
+    const closed = this.server.listening ? new Promise((r) => this.server.close(r)) : Promise.resolve();
+    this.server.closeAllConnections();
+    await closed;
   }
 }
 

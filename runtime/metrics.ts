@@ -11,7 +11,7 @@ import type { ActorSystem } from './actor-system.ts';
 import type { DeadLetterReason } from './signal.ts';
 
 /** Handle-time buckets, seconds: 1 µs .. 1 s. */
-export const HANDLE_SECONDS_BUCKETS = [1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 0.1, 1];
+export const HANDLE_SECONDS_BUCKETS = [1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1, 2.5, 10];
 /** Most distinct message types counted per actor key; more are counted as type "other". */
 export const TYPES_PER_KEY_MAX = 64;
 
@@ -214,8 +214,9 @@ export class NodeMetrics {
     });
     const transports = o.transports;
     if (transports) {
-      new Gauge({ name: 'rt_nats_connected', help: '1 while the NATS connection is up.', registers, collect() { this.set(transports().nats_connected ?? 0); } });
-      new Counter({ name: 'rt_nats_disconnects_total', help: 'Times the NATS connection was lost (the client reconnects on its own).', registers, collect() { this.reset(); this.inc(transports().nats_disconnects ?? 0); } });
+      // Only on a node with a NATS connection: elsewhere no series (a 0 would read as "down").
+      this.registry.registerMetric(valueMetric('rt_nats_connected', '1 while the NATS connection is up.', 'gauge', () => transports().nats_connected) as never);
+      this.registry.registerMetric(valueMetric('rt_nats_disconnects_total', 'Times the NATS connection was lost (the client reconnects on its own).', 'counter', () => transports().nats_disconnects) as never);
       new Gauge({ name: 'rt_ipc_links_down', help: 'IPC links to peer nodes currently not connected.', registers, collect() { this.set(transports().ipc_links_down ?? 0); } });
       new Counter({ name: 'rt_envelopes_lost_total', help: 'Envelopes missing in a link sequence (reported gaps).', registers, collect() { this.reset(); this.inc(transports().envelopes_lost ?? 0); } });
     }
@@ -237,6 +238,19 @@ export class NodeMetrics {
   text(): Promise<string> {
     return this.registry.metrics();
   }
+}
+
+/**
+ * A metric without labels (for Registry.registerMetric) read at scrape time: no series at all while
+ * `read` gives undefined (prom-client's own reset() would export a 0, which says "off" where the
+ * truth is "not here").
+ */
+export function valueMetric(name: string, help: string, type: 'gauge' | 'counter', read: () => number | undefined) {
+  const get = () => {
+    const v = read();
+    return { name, help, type, aggregator: 'sum', values: v === undefined || !Number.isFinite(v) ? [] : [{ value: v, labels: {} }] };
+  };
+  return { name, help, type, aggregator: 'sum', get: () => Promise.resolve(get()), reset: () => undefined, labels: () => undefined, remove: () => undefined };
 }
 
 /** A prom-client metric (for Registry.registerMetric) that reads FastHistograms, one per label value, at scrape time. */

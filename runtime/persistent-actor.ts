@@ -12,6 +12,7 @@
 import type { ActorContext, Behavior } from './actor.ts';
 import type { ActorRef } from './actor-ref.ts';
 import { type Journal, JOURNAL_DEFAULTS, type JournalHealth, type StoredSnapshot, type ViewWrite } from './journal.ts';
+import type { KeyStats } from './metrics.ts';
 import type { Message, TraceContext } from './message.ts';
 import type { Signal } from './signal.ts';
 import type { TellResult } from './tell-result.ts';
@@ -142,9 +143,13 @@ export function persistent<M extends Message, S, E extends { type: string }>(def
   let unsubscribe: (() => void) | undefined;
   let real!: ActorContext<M>;
 
+  // Held effects go out through the system, not the cell's tell: count them here as the cell would.
+  let sentStats: KeyStats | undefined;
   const send = (h: Held): void => {
-    if (h.kind === 'tell') real.system.tellRef(h.to, h.msg, real.self, h.trace);
-    else if (h.to) real.system.tellRef(h.to, h.msg, real.self, h.trace);
+    if (h.kind === 'reply' && !h.to) return;
+    sentStats ??= real.system.metrics?.statsOf(real.self.address);
+    sentStats?.sent(h.msg.type);
+    real.system.tellRef(h.to as ActorRef, h.msg, real.self, h.trace);
   };
 
   const pctx: PersistentContext<M, E> = {

@@ -6,7 +6,7 @@
 //   neither                         the global tracer of @opentelemetry/api: a no-op unless the
 //                                   process registered an SDK itself (NODE_OPTIONS=--import ...)
 // RT_TRACE_SAMPLE_EVERY (default 100) starts a trace for one tick in that many.
-import { trace as otel, type Tracer } from '@opentelemetry/api';
+import { DiagLogLevel, diag, trace as otel, type Tracer } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
@@ -24,7 +24,11 @@ export interface TraceExport {
 /** Spans of a stopping node still waiting for the collector are given this long. */
 const OTLP_FLUSH_MS = 2000;
 
-export function traceExportOf(env: NodeJS.ProcessEnv, node: string, cluster: string): TraceExport {
+/**
+ * `warn`: where the SDK's own complaints go (a collector that refuses or times out a batch), so
+ * lost spans are said, not silent.
+ */
+export function traceExportOf(env: NodeJS.ProcessEnv, node: string, cluster: string, warn: (message: string) => void = () => undefined): TraceExport {
   const sampleEvery = sampleEveryOf(env.RT_TRACE_SAMPLE_EVERY);
   if (env.RT_TRACE_FILE) {
     const capture = new TraceCapture(env.RT_TRACE_FILE, node);
@@ -38,15 +42,23 @@ export function traceExportOf(env: NodeJS.ProcessEnv, node: string, cluster: str
     }
     const provider = new BasicTracerProvider({
       resource: resourceFromAttributes({ 'service.name': env.OTEL_SERVICE_NAME ?? `rt-${cluster}`, 'service.instance.id': node, 'rt.cluster': cluster, 'rt.node': node }),
-      spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url }), { exportTimeoutMillis: OTLP_FLUSH_MS })],
+      spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url }))],
     });
+    const say = (...args: unknown[]): void => warn(`spans to ${url}: ${args.map((a) => (a instanceof Error ? a.message : typeof a === 'string' ? a : JSON.stringify(a))).join(' ')}`);
+    diag.setLogger({ error: say, warn: say, info: () => undefined, debug: () => undefined, verbose: () => undefined }, DiagLogLevel.WARN);
     return {
       kind: 'otlp',
       tracer: provider.getTracer('rt'),
       sampleEvery,
       stop: async () => {
-        await provider.forceFlush();
-        await provider.shutdown();
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`the collector at ${url} took more than ${OTLP_FLUSH_MS} ms`)), OTLP_FLUSH_MS)));
+        try {
+          await Promise.race([provider.forceFlush(), late]);
+        } finally {
+          clearTimeout(timer);
+          await Promise.race([provider.shutdown(), new Promise((r) => setTimeout(r, OTLP_FLUSH_MS).unref())]);
+        }
       },
     };
   }

@@ -75,7 +75,7 @@ export async function startNode(topology: Topology, node: string, kinds: KindReg
   if ('error' in pinned && pinned.error) log.warn({ want: spec.cores, inForce: pinned.cores, error: pinned.error }, 'could not pin');
 
   // Where spans go (a file, an OTLP collector, or the API's global tracer): before anything is claimed, as a bad setting throws.
-  const spans = traceExportOf(process.env, node, topology.cluster);
+  const spans = traceExportOf(process.env, node, topology.cluster, (m) => log.warn(m));
   const { ipcDir, holdMs, holdMax, batchMax } = topology.transport;
   mkdirSync(ipcDir, { recursive: true });
   const releasePid = claimPidFile(ipcDir, node);
@@ -169,17 +169,23 @@ export async function startNode(topology: Topology, node: string, kinds: KindReg
   // queued, and the database connections close.
   const stopNode = async (): Promise<void> => {
     natsSide.stopped = true;
+    // Each step runs whatever the one before did: a failing one is logged by name, not a reason to skip the journal.
+    const step = async (name: string, f: () => Promise<unknown> | undefined): Promise<void> => {
+      try {
+        await f();
+      } catch (e) {
+        log.error({ err: e }, `stopping: ${name} failed`);
+      }
+    };
     try {
-      await natsSide.service?.stop().catch(() => undefined);
-      await http?.close();
-      await system.shutdown();
-      await spans.stop().catch((e: unknown) => log.warn({ err: e, to: spans.kind }, 'pending spans were not exported'));
-      await natsSide.nc?.close();
-      await system.journal?.close();
-      await journalPool?.end();
-      await db?.close();
-    } catch (e) {
-      log.error({ err: e }, 'stopping the journal');
+      await step('the inspection service', () => natsSide.service?.stop());
+      await step('the metrics endpoint', () => http?.close());
+      await step('the actors', () => system.shutdown());
+      await step('exporting spans', () => spans.stop());
+      await step('the NATS connection', () => natsSide.nc?.close());
+      await step('the journal', () => system.journal?.close());
+      await step('the journal pool', () => journalPool?.end());
+      await step('the database', () => db?.close());
     } finally {
       releasePid();
     }

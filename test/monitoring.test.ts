@@ -2,12 +2,12 @@
 // breaker-open and mailbox-full alerts fire on sample series), the scrape config `rt monitoring`
 // writes for a topology, and every metric the alerts and the dashboard query is one the code exports.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { dashboardExprs, grafanaDashboard, MONITORING_DIR, writeMonitoring } from '../actors/monitoring-files.ts';
+import { dashboardExprs, grafanaDashboard, MONITORING_DIR, unscrapableNodes, writeMonitoring } from '../actors/monitoring-files.ts';
 import { tradingMetrics } from '../actors/trading-metrics.ts';
 import { ActorSystem } from '../runtime/actor-system.ts';
 import { NodeMetrics } from '../runtime/metrics.ts';
@@ -44,6 +44,19 @@ describe('monitoring files', () => {
       { targets: ['10.0.0.2:9104'], labels: { node: 'exchange', host: 'b' } },
       { targets: ['10.0.0.2:9103'], labels: { node: 'execution', host: 'b' } },
     ]);
+  });
+
+  it('rt monitoring warns about every node that serves /metrics on loopback while its target is the host address', () => {
+    const multi = join(import.meta.dirname, '../topology.multihost.yaml');
+    expect(unscrapableNodes(loadTopology(multi, { currentHost: 'a' }))).toEqual([]);
+    const loopbackOnly = join(dir, 'loopback-binds.yaml');
+    writeFileSync(loopbackOnly, readFileSync(multi, 'utf8').replace(/^ {4}metrics_bind: .*$/gm, ''));
+    const warnings = unscrapableNodes(loadTopology(loopbackOnly, { currentHost: 'a' }));
+    expect(warnings).toHaveLength(4);
+    expect(warnings).toContain(
+      'node edge serves /metrics on 127.0.0.1 (metrics_bind) but its target is 10.0.0.1:9101: a Prometheus on another machine cannot scrape it; set nodes.edge.metrics_bind to 10.0.0.1 or 0.0.0.0',
+    );
+    expect(unscrapableNodes(loadTopology(join(import.meta.dirname, '../topology.yaml')))).toEqual([]);
   });
 
   it('queries only metrics the code exports, in the alerts and in the dashboard', () => {

@@ -9,7 +9,9 @@ import type { Behavior } from '../../runtime/actor.ts';
 import { ActorSystem } from '../../runtime/actor-system.ts';
 import { decodeJson, encodeJson } from '../../runtime/json-codec.ts';
 import { Journal } from '../../runtime/journal.ts';
+import { NodeMetrics } from '../../runtime/metrics.ts';
 import { persistent, recoverState, type PersistentBehavior } from '../../runtime/persistent-actor.ts';
+import { seriesValue } from '../support/prometheus-text.ts';
 import { startTestDatabase, type TestDatabase } from '../support/test-database.ts';
 
 type LedgerMsg = { type: 'deposit'; key: string; n: number } | { type: 'withdraw'; key: string; n: number } | { type: 'get' } | { type: 'boom' };
@@ -129,6 +131,24 @@ describe('persistent actors', () => {
       }),
       { numRuns: 25 },
     );
+  });
+
+  it('counts what it sends once the events behind it commit, as a plain actor would (rt_messages_sent_total)', async () => {
+    const sys = new ActorSystem({ node: 'test' });
+    sys.journal = journal;
+    const metrics = new NodeMetrics(sys, { node: 'test', cluster: 'c', keyOf: (a) => (a.startsWith('ledger/') ? 'ledger/*' : a.startsWith('$') ? undefined : a) });
+    sys.metrics = metrics;
+    let notices = 0;
+    const all = new Promise<void>((resolve) => sys.spawn<Notice, null>('watcher', { init: () => null, receive: (st) => (++notices === 3 && resolve(), st) }));
+    const ref = sys.spawn(`ledger/${++run}`, persistent(ledger(1000, 'watcher')), { mailbox: { capacity: 100, policy: 'reject' } });
+    for (let i = 0; i < 3; i++) ref.tell({ type: 'deposit', key: 'a', n: 1 });
+    await all;
+    await sys.ask(ref, { type: 'get' }, 5000);
+    const text = await metrics.text();
+    expect(seriesValue(text, 'rt_messages_sent_total{actor="ledger/*",type="notice"}')).toBe(3);
+    expect(seriesValue(text, 'rt_messages_sent_total{actor="ledger/*",type="ledger"}')).toBe(1);
+    expect(seriesValue(text, 'rt_messages_handled_total{actor="watcher",type="notice"}')).toBe(3);
+    await sys.shutdown();
   });
 
   it('says nothing to anyone before the events behind it have committed', async () => {

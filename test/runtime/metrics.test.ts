@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ActorSystem } from '../../runtime/actor-system.ts';
 import type { Message } from '../../runtime/message.ts';
+import { tradingMetrics } from '../../actors/trading-metrics.ts';
 import { NodeMetrics, TYPES_PER_KEY_MAX, TypeCounts } from '../../runtime/metrics.ts';
 import { seriesValue } from '../support/prometheus-text.ts';
 
@@ -64,5 +65,22 @@ describe('node metrics', () => {
     expect(seriesValue(text, 'rt_actors{actor="order/*"}')).toBe(3);
     expect(text).toContain('node="n",cluster="c"');
     await system.shutdown();
+  });
+
+  it('export no series for a gauge no actor of the node sets (not a 0, which would read as "off"), and its value once one does', async () => {
+    const system = new ActorSystem({ node: 'edge' });
+    const metrics = new NodeMetrics(system, { node: 'edge', cluster: 'c', keyOf: (a) => a, transports: () => ({ ipc_links_down: 0, envelopes_lost: 0 }) });
+    tradingMetrics(metrics, system);
+    let text = await metrics.text();
+    for (const name of ['rt_kill_switch', 'rt_pnl_total_quote', 'rt_orders_open', 'rt_venue_connected', 'rt_nats_connected', 'rt_nats_disconnects_total']) {
+      expect(seriesValue(text, name), name).toBeUndefined();
+      expect(text).toContain(`# TYPE ${name} `);
+    }
+    expect(seriesValue(text, 'rt_ipc_links_down')).toBe(0);
+    system.gauges.set('risk.kill_switch', 1);
+    system.gauges.set('pnl.drawdown_pct', 2.5);
+    text = await metrics.text();
+    expect(seriesValue(text, 'rt_kill_switch')).toBe(1);
+    expect(seriesValue(text, 'rt_drawdown_ratio')).toBeCloseTo(0.025, 10);
   });
 });

@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ActorSystem } from '../../runtime/actor-system.ts';
+import { freePort } from '../../runtime/free-port.ts';
 import type { Message } from '../../runtime/message.ts';
 import { traceExportOf } from '../../runtime/trace-export.ts';
 import { activeTrace, Tracing } from '../../runtime/tracing.ts';
@@ -85,6 +86,17 @@ describe('trace export', () => {
     expect(carried?.slice(3, 35)).toBe(root?.traceId);
     const attrs = Object.fromEntries(received[0].body.resourceSpans[0].resource.attributes.map((a) => [a.key, a.value.stringValue]));
     expect(attrs).toMatchObject({ 'service.name': 'rt-demo', 'service.instance.id': 'edge', 'rt.node': 'edge' });
+  });
+
+  it('says so when the collector cannot be reached, and stops within its bound', async () => {
+    const port = await freePort();
+    const warnings: string[] = [];
+    const spans = traceExportOf({ OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}` }, 'edge', 'demo', (m) => warnings.push(m));
+    spans.tracer.startSpan('lost').end();
+    const t0 = Date.now();
+    await spans.stop().catch((e: unknown) => warnings.push(String(e)));
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(warnings.join('\n')).toContain(`127.0.0.1:${port}`);
   });
 
   it('with no SDK registered uses the API global tracer: no trace starts and none is carried', async () => {
