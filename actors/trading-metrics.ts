@@ -5,7 +5,7 @@
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { ActorSystem } from '../runtime/actor-system.ts';
 import type { GaugeValue } from '../runtime/gauges.ts';
-import { type NodeMetrics, valueMetric } from '../runtime/metrics.ts';
+import { type NodeMetrics, registerValue } from '../runtime/metrics.ts';
 import { TERMINAL_ORDER_STATES } from './order/order-protocol.ts';
 
 /** Tick-to-order buckets, seconds: 100 µs .. 10 s. */
@@ -29,12 +29,10 @@ export function tradingMetrics(metrics: NodeMetrics, system: ActorSystem): void 
   };
   /** A gauge family with no labels, from one app gauge (absent: no series, on a node whose actors do not set it). */
   const single = (name: string, help: string, from: string, scale = 1, kind: 'gauge' | 'counter' = 'gauge'): void => {
-    metrics.registry.registerMetric(
-      valueMetric(name, help, kind, () => {
-        const v = num(from);
-        return v === undefined ? undefined : v * scale;
-      }) as never,
-    );
+    registerValue(metrics.registry, name, help, kind, () => {
+      const v = num(from);
+      return v === undefined ? undefined : v * scale;
+    });
   };
   /** A labelled family from the app gauges `<prefix><label value><suffix>`. */
   const family = (name: string, help: string, label: string, re: RegExp, kind: 'gauge' | 'counter' = 'gauge'): void => {

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Behavior } from '../runtime/actor.ts';
 import type { ActorRef } from '../runtime/actor-ref.ts';
 import { ActorSystem } from '../runtime/actor-system.ts';
+import { median } from './median.ts';
 import { type ObsMode, obsModeOf, observe } from './observed-system.ts';
 import { announceReady, announceResult, awaitSignal, isEntryScript, PinnedProcess, runPinnedChild } from './pinned-process.ts';
 
@@ -115,7 +116,6 @@ async function childMain(): Promise<void> {
     onewayRates.push(await oneway(newSystem(), ONEWAY_MESSAGES));
     pingRates.push(await pingpong(newSystem(), PINGPONG_ROUND_TRIPS));
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[1];
   announceResult({ oneway_msgs_per_s: median(onewayRates), pingpong_rtt_per_s: median(pingRates), oneway_n: ONEWAY_MESSAGES, pingpong_n: PINGPONG_ROUND_TRIPS });
 }
 

@@ -1,3 +1,4 @@
+import { median } from './median.ts';
 import type pg from 'pg';
 import { Journal } from '../runtime/journal.ts';
 import { recoverState, type Recovered, type SnapshotSpec } from '../runtime/persistent-actor.ts';
@@ -192,7 +193,3 @@ function cpuMs(): number {
   return (u.user + u.system) / 1000;
 }
 
-function median(xs: readonly number[]): number {
-  const sorted = [...xs].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}

@@ -3,6 +3,7 @@ import { sharedDataFile } from '../actors/feed/recorded-file.ts';
 import { pinProcess } from '../runtime/affinity.ts';
 import { measureBookApply } from './book-apply.ts';
 import { measureInproc } from './inproc.ts';
+import { median } from './median.ts';
 import type { ObsMode } from './observed-system.ts';
 import { addPingPongFigures, describePingPong, medianPingPong, PINGPONG_DEFAULTS } from './raw/pingpong.ts';
 import { BenchReport } from './report.ts';
@@ -48,7 +49,6 @@ report.add({ name: 'obs.rtt_p50_overhead_pct', value: pct(on.latency.p50_us, off
 report.add({ name: 'obs.rtt_p99_overhead_pct', value: pct(on.latency.p99_us, off.latency.p99_us), unit: '%', better: 'lower', n, note: 'round-trip p99, on vs off' });
 report.add({ name: 'obs.trace_all_overhead_pct', value: pct(cpu(all), cpu(off)), unit: '%', better: 'lower', n, note: 'CPU per round trip with every message traced vs off' });
 
-const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 // The book actor on recorded data, in this process on core 1: a real handler (a depth diff applied
 // and the top published), where what a message costs is the work it does.
@@ -62,8 +62,8 @@ else {
     rounds,
     (name, round, r) => console.log(`round ${round} book obs ${name}: ${Math.round(r.levels_per_s).toLocaleString('en-US')} levels/s, ${r.diffs.toLocaleString('en-US')} diffs a pass`),
   );
-  const bOff = med(books.off.map((r) => r.levels_per_s));
-  const bOn = med(books.on.map((r) => r.levels_per_s));
+  const bOff = median(books.off.map((r) => r.levels_per_s));
+  const bOn = median(books.on.map((r) => r.levels_per_s));
   const diffs = books.on[0].diffs * books.on[0].passes;
   report.add({ name: 'obs.book.levels_per_s_off', value: bOff, unit: 'levels/s', better: 'higher', n: diffs, note: 'one book actor, recorded usdm-btcusdt diffs, no metrics; core 1' });
   report.add({ name: 'obs.book.levels_per_s_on', value: bOn, unit: 'levels/s', better: 'higher', n: diffs, note: 'the same with metrics and SDK tracing (1 in 100)' });
@@ -75,7 +75,7 @@ const inprocOf = (mode: ObsMode) => async () => ({ ...(await measureInproc('0', 
 const inproc = await runAlternating({ off: inprocOf('off'), nosdk: inprocOf('nosdk'), metrics: inprocOf('metrics'), on: inprocOf('on') }, rounds, (name, round, r) =>
   console.log(`round ${round} inproc obs ${name}: ${Math.round(r.pingpong_rtt_per_s).toLocaleString('en-US')} rtt/s, ${Math.round(r.oneway_msgs_per_s).toLocaleString('en-US')} msg/s one-way`),
 );
-const rtt = (mode: keyof typeof inproc): number => med(inproc[mode].map((r) => r.pingpong_rtt_per_s));
+const rtt = (mode: keyof typeof inproc): number => median(inproc[mode].map((r) => r.pingpong_rtt_per_s));
 const pn = inproc.on[0].pingpong_n;
 report.add({ name: 'obs.inproc.pingpong.rtt_per_s_off', value: rtt('off'), unit: 'rtt/s', better: 'higher', n: pn, note: 'two actors on one node (core 0), empty handlers, no metrics' });
 report.add({ name: 'obs.inproc.pingpong.rtt_per_s_nosdk', value: rtt('nosdk'), unit: 'rtt/s', better: 'higher', n: pn, note: 'the same traced through the API, no SDK registered' });

@@ -114,8 +114,9 @@ export class NodeMetrics {
   ) {
     const registers = [this.registry];
     this.registry.setDefaultLabels({ node: o.node, cluster: o.cluster });
-    const keysOf = (): Iterable<KeyStats> => this.keys.values();
-    this.registry.registerMetric(histogramMetric('rt_handle_seconds', 'Time an actor took to handle one message.', 'actor', () => [...keysOf()].map((k) => [k.key, k.handleSeconds])) as never);
+    registerScraped(this.registry, 'rt_handle_seconds', 'Time an actor took to handle one message.', 'histogram', () =>
+      histogramSamples('rt_handle_seconds', 'actor', [...this.keys.values()].map((k) => [k.key, k.handleSeconds])),
+    );
     this.deadLetters = new Counter({ name: 'rt_dead_letters_total', help: 'Messages that could not be delivered, by reason.', labelNames: ['reason'], registers });
     system.deadLetters.subscribe((d) => this.deadLetters.inc({ reason: d.reason satisfies DeadLetterReason }));
     system.events.on('restart', (e: { address: string }) => {
@@ -215,8 +216,8 @@ export class NodeMetrics {
     const transports = o.transports;
     if (transports) {
       // Only on a node with a NATS connection: elsewhere no series (a 0 would read as "down").
-      this.registry.registerMetric(valueMetric('rt_nats_connected', '1 while the NATS connection is up.', 'gauge', () => transports().nats_connected) as never);
-      this.registry.registerMetric(valueMetric('rt_nats_disconnects_total', 'Times the NATS connection was lost (the client reconnects on its own).', 'counter', () => transports().nats_disconnects) as never);
+      registerValue(this.registry, 'rt_nats_connected', '1 while the NATS connection is up.', 'gauge', () => transports().nats_connected);
+      registerValue(this.registry, 'rt_nats_disconnects_total', 'Times the NATS connection was lost (the client reconnects on its own).', 'counter', () => transports().nats_disconnects);
       new Gauge({ name: 'rt_ipc_links_down', help: 'IPC links to peer nodes currently not connected.', registers, collect() { this.set(transports().ipc_links_down ?? 0); } });
       new Counter({ name: 'rt_envelopes_lost_total', help: 'Envelopes missing in a link sequence (reported gaps).', registers, collect() { this.reset(); this.inc(transports().envelopes_lost ?? 0); } });
     }
@@ -240,34 +241,41 @@ export class NodeMetrics {
   }
 }
 
+type Sample = { value: number; labels: Record<string, string | number>; metricName?: string };
+
 /**
- * A metric without labels (for Registry.registerMetric) read at scrape time: no series at all while
- * `read` gives undefined (prom-client's own reset() would export a 0, which says "off" where the
- * truth is "not here").
+ * Registers a metric whose samples are read at scrape time (prom-client's Registry.registerMetric
+ * takes any object of this shape): for the hot path's plain-number histograms, and for values that
+ * are sometimes absent.
  */
-export function valueMetric(name: string, help: string, type: 'gauge' | 'counter', read: () => number | undefined) {
-  const get = () => {
-    const v = read();
-    return { name, help, type, aggregator: 'sum', values: v === undefined || !Number.isFinite(v) ? [] : [{ value: v, labels: {} }] };
-  };
-  return { name, help, type, aggregator: 'sum', get: () => Promise.resolve(get()), reset: () => undefined, labels: () => undefined, remove: () => undefined };
+export function registerScraped(registry: Registry, name: string, help: string, type: 'gauge' | 'counter' | 'histogram', samples: () => Sample[]): void {
+  const get = () => Promise.resolve({ name, help, type, aggregator: 'sum' as const, values: samples() });
+  registry.registerMetric({ name, help, type, aggregator: 'sum', get, reset: () => undefined, labels: () => undefined, remove: () => undefined } as never);
 }
 
-/** A prom-client metric (for Registry.registerMetric) that reads FastHistograms, one per label value, at scrape time. */
-function histogramMetric(name: string, help: string, label: string, series: () => [string, FastHistogram][]) {
-  const get = () => {
-    const values: { value: number; labels: Record<string, string | number>; metricName: string }[] = [];
-    for (const [lv, h] of series()) {
-      let cum = 0;
-      for (let i = 0; i < h.bounds.length; i++) {
-        cum += h.counts[i];
-        values.push({ value: cum, labels: { [label]: lv, le: h.bounds[i] }, metricName: `${name}_bucket` });
-      }
-      values.push({ value: h.count, labels: { [label]: lv, le: '+Inf' }, metricName: `${name}_bucket` });
-      values.push({ value: h.sum, labels: { [label]: lv }, metricName: `${name}_sum` });
-      values.push({ value: h.count, labels: { [label]: lv }, metricName: `${name}_count` });
+/**
+ * A metric without labels read at scrape time: no series at all while `read` gives undefined
+ * (prom-client's own reset() would export a 0, which says "off" where the truth is "not here").
+ */
+export function registerValue(registry: Registry, name: string, help: string, type: 'gauge' | 'counter', read: () => number | undefined): void {
+  registerScraped(registry, name, help, type, () => {
+    const v = read();
+    return v === undefined || !Number.isFinite(v) ? [] : [{ value: v, labels: {} }];
+  });
+}
+
+/** The samples of FastHistograms, one per label value, in Prometheus's cumulative bucket form. */
+function histogramSamples(name: string, label: string, series: Iterable<[string, FastHistogram]>): Sample[] {
+  const values: Sample[] = [];
+  for (const [lv, h] of series) {
+    let cum = 0;
+    for (let i = 0; i < h.bounds.length; i++) {
+      cum += h.counts[i];
+      values.push({ value: cum, labels: { [label]: lv, le: h.bounds[i] }, metricName: `${name}_bucket` });
     }
-    return { name, help, type: 'histogram', aggregator: 'sum', values };
-  };
-  return { name, help, type: 'histogram', aggregator: 'sum', get: () => Promise.resolve(get()), reset: () => undefined, labels: () => undefined, remove: () => undefined };
+    values.push({ value: h.count, labels: { [label]: lv, le: '+Inf' }, metricName: `${name}_bucket` });
+    values.push({ value: h.sum, labels: { [label]: lv }, metricName: `${name}_sum` });
+    values.push({ value: h.count, labels: { [label]: lv }, metricName: `${name}_count` });
+  }
+  return values;
 }

@@ -12,16 +12,16 @@ import { tradingMetrics } from '../actors/trading-metrics.ts';
 import { ActorSystem } from '../runtime/actor-system.ts';
 import { NodeMetrics } from '../runtime/metrics.ts';
 import { loadTopology } from '../runtime/topology.ts';
+import { hasPromtool } from './support/prometheus-text.ts';
 
-const promtool = spawnSync('sh', ['-c', 'command -v promtool'], { stdio: 'ignore' }).status === 0;
-if (!promtool) console.warn('SKIPPED promtool checks: promtool is not installed (Debian package prometheus; npm test runs bin/setup.mjs, which installs it as root)');
+if (!hasPromtool) console.warn('SKIPPED promtool checks: promtool is not installed (Debian package prometheus; npm test runs bin/setup.mjs, which installs it as root)');
 const run = (args: string[], cwd = MONITORING_DIR) => spawnSync('promtool', args, { cwd, encoding: 'utf8' });
 
 const dir = mkdtempSync(join(tmpdir(), 'rt-monitoring-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('monitoring files', () => {
-  it.skipIf(!promtool)('promtool checks the alert rules and runs their unit tests: breaker open, mailbox full, kill switch, node down fire', () => {
+  it.skipIf(!hasPromtool)('promtool checks the alert rules and runs their unit tests: breaker open, mailbox full, kill switch, node down fire', () => {
     const check = run(['check', 'rules', 'alerts.yml']);
     expect(check.status, check.stdout + check.stderr).toBe(0);
     expect(check.stdout).toContain('SUCCESS: 10 rules found');
@@ -30,7 +30,7 @@ describe('monitoring files', () => {
     expect(test.stdout).toContain('SUCCESS');
   });
 
-  it.skipIf(!promtool)('rt monitoring writes a scrape config promtool accepts: one target per node at its host address and metrics port', () => {
+  it.skipIf(!hasPromtool)('rt monitoring writes a scrape config promtool accepts: one target per node at its host address and metrics port', () => {
     const file = join(import.meta.dirname, '../topology.multihost.yaml');
     const files = writeMonitoring(loadTopology(file, { currentHost: 'a' }), 'topology.multihost.yaml', dir);
     expect(files.map((f) => f.slice(dir.length + 1)).sort()).toEqual(['alerts.yml', 'grafana-dashboard.json', 'prometheus.yml']);

@@ -11,8 +11,7 @@ import { freePort } from '../../runtime/free-port.ts';
 import { hasPromtool, promtoolCheckMetrics, seriesValue } from '../support/prometheus-text.ts';
 
 const RT = join(import.meta.dirname, '../../bin/rt.mjs');
-const promtool = hasPromtool;
-if (!promtool) console.warn('SKIPPED promtool checks: promtool is not installed (Debian package prometheus; npm test runs bin/setup.mjs, which installs it as root)');
+if (!hasPromtool) console.warn('SKIPPED promtool checks: promtool is not installed (Debian package prometheus; npm test runs bin/setup.mjs, which installs it as root)');
 
 let dir: string;
 let up: ChildProcess;
@@ -23,8 +22,6 @@ async function scrape(node: string, path = '/metrics'): Promise<{ status: number
   const r = await fetch(`http://127.0.0.1:${ports[node]}${path}`);
   return { status: r.status, text: await r.text() };
 }
-
-const value = seriesValue;
 
 async function until<T>(what: string, f: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
   const end = Date.now() + ms;
@@ -87,18 +84,18 @@ describe("a node's /metrics, /health and /ready", () => {
 
   it('counts what each actor handles and sends, and the counts move as messages flow', async () => {
     const first = await until('sink handling', async () => {
-      const v = value((await scrape('store')).text, 'rt_messages_handled_total{actor="sink",type="tick"}');
+      const v = seriesValue((await scrape('store')).text, 'rt_messages_handled_total{actor="sink",type="tick"}');
       return v !== undefined && v > 20 ? v : undefined;
     });
     await new Promise((r) => setTimeout(r, 500));
     const { text } = await scrape('store');
-    expect(value(text, 'rt_messages_handled_total{actor="sink",type="tick"}')).toBeGreaterThan(first);
-    expect(value(text, 'rt_handle_seconds_count{actor="sink"}')).toBeGreaterThan(first);
-    expect(value(text, 'rt_mailbox_capacity{actor="sink"}')).toBe(100_000);
+    expect(seriesValue(text, 'rt_messages_handled_total{actor="sink",type="tick"}')).toBeGreaterThan(first);
+    expect(seriesValue(text, 'rt_handle_seconds_count{actor="sink"}')).toBeGreaterThan(first);
+    expect(seriesValue(text, 'rt_mailbox_capacity{actor="sink"}')).toBe(100_000);
     const relay = (await scrape('relay')).text;
-    expect(value(relay, 'rt_messages_sent_total{actor="relay",type="tick"}')).toBeGreaterThan(0);
+    expect(seriesValue(relay, 'rt_messages_sent_total{actor="relay",type="tick"}')).toBeGreaterThan(0);
     const gen = (await scrape('gen')).text;
-    expect(value(gen, 'rt_messages_sent_total{actor="ticker",type="tick"}')).toBeGreaterThan(0);
+    expect(seriesValue(gen, 'rt_messages_sent_total{actor="ticker",type="tick"}')).toBeGreaterThan(0);
     expect(gen).toContain('# TYPE rt_handle_seconds histogram');
     expect(gen).toMatch(/rt_lease_epoch\{node="gen",cluster="obstest"\} 0/);
   });
@@ -114,21 +111,21 @@ describe("a node's /metrics, /health and /ready", () => {
       // One message is in the actor's hands for ever; the others queue up to the capacity, the rest are refused.
       const text = await until('a full mailbox and the refusals', async () => {
         const t = (await scrape('relay')).text;
-        const depth = value(t, 'rt_mailbox_depth{actor="stuck"}') ?? 0;
-        const refused = value(t, 'rt_dead_letters_total{reason="mailbox-full"}') ?? 0;
+        const depth = seriesValue(t, 'rt_mailbox_depth{actor="stuck"}') ?? 0;
+        const refused = seriesValue(t, 'rt_dead_letters_total{reason="mailbox-full"}') ?? 0;
         return depth >= 49 && depth + refused + 1 === 80 ? t : undefined;
       });
-      const depth = value(text, 'rt_mailbox_depth{actor="stuck"}') as number;
+      const depth = seriesValue(text, 'rt_mailbox_depth{actor="stuck"}') as number;
       expect(depth).toBeLessThanOrEqual(50);
-      expect(value(text, 'rt_mailbox_capacity{actor="stuck"}')).toBe(50);
-      expect(value(text, 'rt_mailbox_fill_ratio{actor="stuck"}')).toBeCloseTo(depth / 50, 5);
-      expect(value(text, 'rt_messages_handled_total{actor="stuck",type="job"}')).toBe(1); // the one it holds
+      expect(seriesValue(text, 'rt_mailbox_capacity{actor="stuck"}')).toBe(50);
+      expect(seriesValue(text, 'rt_mailbox_fill_ratio{actor="stuck"}')).toBeCloseTo(depth / 50, 5);
+      expect(seriesValue(text, 'rt_messages_handled_total{actor="stuck",type="job"}')).toBe(1); // the one it holds
     } finally {
       await probe.shutdown();
     }
   });
 
-  it.skipIf(!promtool)('is accepted by promtool check metrics', async () => {
+  it.skipIf(!hasPromtool)('is accepted by promtool check metrics', async () => {
     for (const n of ['gen', 'relay', 'store']) {
       const { text } = await scrape(n);
       const r = promtoolCheckMetrics(text);

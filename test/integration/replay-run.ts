@@ -130,8 +130,12 @@ export async function finishedRun(run: ReplayRun): Promise<{ out: string; report
   return { out, report };
 }
 
+/** How often scrapeWhileRunning scrapes each node, and how long one scrape may take. */
+const SCRAPE_EVERY_MS = 250;
+const SCRAPE_TIMEOUT_MS = 2000;
+
 /**
- * Scrapes every node's /metrics (ports from the run's topology) every 250 ms until stopped: the
+ * Scrapes every node's /metrics (ports from the run's topology) every SCRAPE_EVERY_MS until stopped: the
  * texts each node answered, in order. A node not up yet, or stopping, is skipped that round.
  */
 export function scrapeWhileRunning(topologyFile: string): { stop(): Promise<Record<string, string[]>> } {
@@ -143,13 +147,13 @@ export function scrapeWhileRunning(topologyFile: string): { stop(): Promise<Reco
     while (running) {
       for (const [node, port] of ports) {
         try {
-          const r = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(2000) });
+          const r = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(SCRAPE_TIMEOUT_MS) });
           if (r.ok) (seen[node] ??= []).push(await r.text());
         } catch {
           // not listening (yet, or any more)
         }
       }
-      await new Promise((r) => setTimeout(r, 250));
+      await new Promise((r) => setTimeout(r, SCRAPE_EVERY_MS));
     }
   })();
   return {
